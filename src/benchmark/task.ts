@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** `in_process`: a registered function of (completion, expected, params) -> reward. */
+export const InProcessVerifierSchema = z.object({
+  kind: z.literal('in_process'),
+  fn_name: z.string().min(1),
+  expected: z.unknown().optional(),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+
+/** Sandboxed code check (SPEC.md `e2b`); run locally in a later issue. */
+export const E2bVerifierSchema = z.looseObject({
+  kind: z.literal('e2b'),
+  dockerfile: z.string().optional(),
+  test_sh: z.string().default('pytest -q test_state.py'),
+  test_state_py: z.string().optional(),
+});
+
+/** A judge model scores the completion against a rubric (SPEC.md `llm_judge`). */
+export const LlmJudgeVerifierSchema = z.looseObject({
+  kind: z.literal('llm_judge'),
+  judge_model: z.string().optional(),
+  rubric: z.string(),
+});
+
+export const VerifierSpecSchema = z.discriminatedUnion('kind', [
+  InProcessVerifierSchema,
+  E2bVerifierSchema,
+  LlmJudgeVerifierSchema,
+]);
+export type VerifierSpec = z.infer<typeof VerifierSpecSchema>;
+
+/** One line of `tasks.jsonl`. */
+export const TaskSchema = z.object({
+  task_id: z.string().min(1),
+  instruction: z.string(),
+  verifier: VerifierSpecSchema,
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+export type Task = z.infer<typeof TaskSchema>;
