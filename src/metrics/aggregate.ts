@@ -1,0 +1,87 @@
+import { resolveMetric } from './registry';
+import type { MetricFn, TaskScores } from './types';
+
+/** What an evaluator with an empty `metrics` list reports. */
+const DEFAULT_METRICS = ['mean_reward', 'pass_rate'];
+/** Always reported over all tasks, so a run with lost samples cannot look complete. */
+const ALWAYS_OVERALL = ['n_tasks', 'n_errored_samples'];
+/** Always reported per bucket, so each bucket's metrics show how many tasks they rest on. */
+const ALWAYS_PER_BUCKET = ['n_tasks'];
+/** The bucket of tasks whose metadata lacks a breakdown key. */
+export const MISSING_BUCKET = '__missing__';
+
+export interface AggregateOptions {
+  /** Registered metric names; empty means mean_reward + pass_rate. */
+  metrics: string[];
+  /** Dotted paths into task metadata; each yields `<key>=<bucket>/<metric>` entries. */
+  breakdownKeys: string[];
+}
+
+/**
+ * A flat map of metric name to value, over all tasks and per breakdown bucket. Unknown metric
+ * names throw before anything is computed; a metric that throws while computing is skipped.
+ */
+export function aggregateMetrics(tasks: TaskScores[], opts: AggregateOptions): Record<string, number> {
+  const requested = opts.metrics.length === 0 ? DEFAULT_METRICS : opts.metrics;
+  const overall = resolveAll([...requested, ...ALWAYS_OVERALL]);
+  const perBucket = resolveAll([...requested, ...ALWAYS_PER_BUCKET]);
+  const results: Record<string, number> = {};
+  computeInto(results, '', overall, tasks);
+  for (const key of opts.breakdownKeys) {
+    for (const [bucket, bucketTasks] of bucketBy(tasks, key)) {
+      computeInto(results, `${key}=${bucket}/`, perBucket, bucketTasks);
+    }
+  }
+  return results;
+}
+
+function resolveAll(names: string[]): Array<[string, MetricFn]> {
+  return [...new Set(names)].map((name) => [name, resolveMetric(name)]);
+}
+
+function computeInto(
+  results: Record<string, number>,
+  prefix: string,
+  metrics: Array<[string, MetricFn]>,
+  tasks: TaskScores[],
+): void {
+  for (const [name, fn] of metrics) {
+    let value: number | undefined;
+    try {
+      value = fn(tasks);
+    } catch (err) {
+      // One broken metric must not cost the eval every other number it produced.
+      console.warn(`metric "${prefix}${name}" failed and was skipped: ${(err as Error).message}`);
+      continue;
+    }
+    if (value !== undefined) results[prefix + name] = value;
+  }
+}
+
+/** Groups tasks by one breakdown key in a single pass, buckets in order of first appearance. */
+function bucketBy(tasks: TaskScores[], key: string): Map<string, TaskScores[]> {
+  const path = key.split('.');
+  const buckets = new Map<string, TaskScores[]>();
+  for (const task of tasks) {
+    const bucket = bucketOf(task.metadata, path);
+    const members = buckets.get(bucket);
+    if (members) members.push(task);
+    else buckets.set(bucket, [task]);
+  }
+  return buckets;
+}
+
+function bucketOf(metadata: Record<string, unknown>, path: string[]): string {
+  let value: unknown = metadata;
+  for (const segment of path) {
+    // Own keys only: a key like `constructor` must not find Object.prototype's.
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, segment)) {
+      return MISSING_BUCKET;
+    }
+    value = (value as Record<string, unknown>)[segment];
+  }
+  // JSON null is how Python's original saw an absent key too (None), so it is missing here.
+  if (value === null || value === undefined) return MISSING_BUCKET;
+  // String() would put every object in one "[object Object]" bucket.
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
