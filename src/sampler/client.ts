@@ -1,0 +1,254 @@
+import { z } from 'zod';
+import { BadInputError } from '../errors';
+
+/**
+ * A client for an OpenAI-compatible `/chat/completions` endpoint (vLLM, the simulator, a hosted
+ * API). It owns the retry policy, because only it can tell a server fault worth retrying (429,
+ * 5xx, a dropped connection, a hang, a garbled body) from a request no retry can fix.
+ */
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface SamplerClientOptions {
+  /** e.g. http://127.0.0.1:8000/v1; requests go to `${baseUrl}/chat/completions`. */
+  baseUrl: string;
+  model: string;
+  /** Sent as `Authorization: Bearer <apiKey>` when set. */
+  apiKey?: string;
+  /** Per attempt, from sending the request to reading the whole body; a hung attempt is retried. */
+  timeoutMs: number;
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Exponential backoff with full jitter between attempts; defaults 500 / 20000. */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export interface SampleRequest {
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  /** Cancels the request and any backoff wait at once (an activity's cancellation signal). */
+  signal?: AbortSignal;
+  /** Merged last into the body, for server-specific fields (e.g. vLLM's chat_template_kwargs). */
+  extraBody?: Record<string, unknown>;
+}
+
+export interface Completion {
+  text: string;
+  promptTokens?: number;
+  completionTokens?: number;
+  /** Wall time of the successful attempt alone. */
+  latencyS: number;
+  /** HTTP attempts made, the successful one included. */
+  attempts: number;
+  finishReason?: string;
+}
+
+/** The sampler kept failing for reasons a later retry might fix: the caller counts the sample apart, never as a 0. */
+export class SamplerUnavailableError extends Error {
+  override readonly name: string = 'SamplerUnavailableError';
+}
+
+const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 20_000 };
+/** A server may ask for a longer pause than our own backoff, but a bogus Retry-After must not stall an eval. */
+const RETRY_AFTER_CAP_FACTOR = 3;
+const EXCERPT_CHARS = 200;
+
+const ChatCompletionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullish() }),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
+    .nullish(),
+});
+
+/** OpenAI puts the message in `error.message`, older vLLM in `message`, FastAPI in `detail`. */
+const ErrorBodySchema = z.union([
+  z.object({ error: z.object({ message: z.string() }) }).transform((body) => body.error.message),
+  z.object({ error: z.string() }).transform((body) => body.error),
+  z.object({ message: z.string() }).transform((body) => body.message),
+  z.object({ detail: z.string() }).transform((body) => body.detail),
+]);
+
+/** Why an attempt failed in a way a retry may fix, and how long the server asked us to wait. */
+interface RetryableFailure {
+  cause: string;
+  retryAfterMs?: number;
+}
+
+type AttemptOutcome = { completion: Omit<Completion, 'latencyS' | 'attempts'> } | { failure: RetryableFailure };
+
+export class SamplerClient {
+  private readonly url: string;
+  private readonly backoff: { initialMs: number; maxMs: number };
+
+  constructor(private readonly opts: SamplerClientOptions) {
+    this.url = `${opts.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    // An unparsable URL would otherwise surface as a "network error" and be retried.
+    if (!URL.canParse(this.url)) throw new BadInputError(`sampler base URL is not a URL: ${opts.baseUrl}`);
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  async complete(messages: ChatMessage[], req: SampleRequest): Promise<Completion> {
+    const body = JSON.stringify({
+      model: this.opts.model,
+      messages,
+      max_tokens: req.maxTokens,
+      temperature: req.temperature,
+      ...(req.seed === undefined ? {} : { seed: req.seed }),
+      ...req.extraBody,
+    });
+    const attemptLimit = this.opts.maxRetries + 1;
+    let lastFailure: RetryableFailure | undefined;
+    for (let attempt = 1; attempt <= attemptLimit; attempt++) {
+      const started = performance.now();
+      const outcome = await this.attempt(body, req.signal);
+      if ('completion' in outcome) {
+        return { ...outcome.completion, latencyS: (performance.now() - started) / 1000, attempts: attempt };
+      }
+      lastFailure = outcome.failure;
+      if (attempt < attemptLimit) await sleep(this.delayBeforeRetry(attempt, lastFailure), req.signal);
+    }
+    throw new SamplerUnavailableError(
+      `sampler at ${this.url} unavailable after ${attemptLimit} attempts; last cause: ${lastFailure?.cause}`,
+    );
+  }
+
+  /** One HTTP attempt. Throws the abort reason on cancellation and BadInputError on a rejected request. */
+  private async attempt(body: string, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+    signal?.throwIfAborted();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.opts.timeoutMs);
+    const cancel = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', cancel, { once: true });
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
+        },
+        body,
+        signal: controller.signal,
+      });
+      // Read the body even on errors: undici reuses the connection only once it is drained.
+      text = await response.text();
+    } catch (error) {
+      // Nothing left to close: undici destroys the socket on abort, so the server sees the client leave.
+      if (signal?.aborted) throw signal.reason;
+      if (timedOut) return { failure: { cause: `no complete answer within ${this.opts.timeoutMs} ms` } };
+      return { failure: { cause: describeNetworkError(error) } };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
+    }
+    return this.interpret(response, text);
+  }
+
+  private interpret(response: Response, text: string): AttemptOutcome {
+    const { status } = response;
+    if (response.ok) return this.parseCompletion(text);
+    const cause = `HTTP ${status}: ${serverMessage(text)}`;
+    if (status === 429 || status === 503) {
+      return { failure: { cause, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) } };
+    }
+    if (status === 408 || status >= 500) return { failure: { cause } };
+    throw new BadInputError(`sampler at ${this.url} rejected the request: ${cause}`);
+  }
+
+  private parseCompletion(text: string): AttemptOutcome {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      return { failure: { cause: this.malformed((error as Error).message, text) } };
+    }
+    const parsed = ChatCompletionSchema.safeParse(json);
+    if (!parsed.success) return { failure: { cause: this.malformed(z.prettifyError(parsed.error), text) } };
+    const [choice] = parsed.data.choices;
+    return {
+      completion: {
+        text: choice.message.content ?? '',
+        promptTokens: parsed.data.usage?.prompt_tokens,
+        completionTokens: parsed.data.usage?.completion_tokens,
+        finishReason: choice.finish_reason ?? undefined,
+      },
+    };
+  }
+
+  /** A 200 with a body we cannot read is a server fault (a proxy cut it short, a crash mid-write). */
+  private malformed(reason: string, text: string): string {
+    return `malformed answer from ${this.url}: ${reason}; body starts ${JSON.stringify(excerpt(text))}`;
+  }
+
+  private delayBeforeRetry(attempt: number, failure: RetryableFailure): number {
+    if (failure.retryAfterMs !== undefined) {
+      return Math.min(failure.retryAfterMs, this.backoff.maxMs * RETRY_AFTER_CAP_FACTOR);
+    }
+    // Full jitter: clients that failed together spread out instead of retrying in lockstep.
+    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (attempt - 1));
+    return Math.random() * ceiling;
+  }
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+function retryAfterMs(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function serverMessage(text: string): string {
+  try {
+    const parsed = ErrorBodySchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // Not JSON: a proxy's HTML page or plain text; the excerpt below says what it was.
+  }
+  return excerpt(text) || '(empty body)';
+}
+
+/** fetch reports every network failure as "fetch failed"; the useful part is in `cause`. */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  if (!cause) return error.message;
+  return [error.message, cause.code, cause.message].filter(Boolean).join(': ');
+}
+
+function excerpt(text: string): string {
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
+}
+
+/** Waits, unless the signal aborts first; then rejects with its reason at once. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
