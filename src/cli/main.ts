@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { loadEvaluatorFile } from '../config/load';
+import { BadInputError } from '../errors';
+import { runWorkerFromEnv } from '../worker';
+import { formatMetrics, formatProgress } from './progress';
+import { runEval } from './run-eval';
+import { runSimulatorFromArgs } from './simulate';
+
+const USAGE = `usage:
+  evsys eval <config.yaml> [--step N] [--model-path P] [--json]
+      Runs the evaluator entry. Without TEMPORAL_ADDRESS: an embedded dev server
+      (UI on http://127.0.0.1:8233) and an in-process worker.
+  evsys worker
+      Serves evals on TEMPORAL_ADDRESS (task queue EVSYS_TASK_QUEUE, default "evsys").
+  evsys simulate --benchmark <dir> [--port 8000] [--p-correct 0.7] [--seed 0] [--latency-ms 20]
+                 [--rate-429 R] [--retry-after-s S] [--rate-500 R] [--rate-hang R]
+                 [--rate-malformed R] [--rate-reset R]
+      A simulated OpenAI-compatible model (not a real model) that knows the benchmark.`;
+
+async function evalCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      step: { type: 'string', default: '0' },
+      'model-path': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new BadInputError(`evsys eval takes one config file\n${USAGE}`);
+  const step = Number(values.step);
+  if (!Number.isInteger(step) || step < 0) throw new BadInputError(`--step must be a whole number >= 0, got ${values.step}`);
+  const entry = loadEvaluatorFile(positionals[0]);
+  const started = Date.now();
+  const onTerminal = process.stderr.isTTY;
+  let lastLine = 0;
+  const result = await runEval(entry, {
+    step,
+    modelPath: values['model-path'],
+    onProgress: (progress) => {
+      const line = formatProgress(progress, (Date.now() - started) / 1000);
+      if (onTerminal) process.stderr.write(`\r\x1b[2K${line}`);
+      else if (Date.now() - lastLine >= 5000) {
+        process.stderr.write(`${line}\n`);
+        lastLine = Date.now();
+      }
+    },
+  });
+  if (onTerminal) process.stderr.write('\n');
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result.metrics)}\n`);
+  } else {
+    console.log(`${result.evaluator} on ${result.benchmark.name} (${result.benchmark.n_tasks} tasks), step ${result.step}, ${seconds}s`);
+    console.log(`workflow ${result.eval_id}`);
+    console.log(formatMetrics(result.metrics));
+  }
+  const upload = result.upload;
+  if (upload.status === 'failed') console.error(`upload failed (the eval did not): ${upload.error}`);
+  else if (upload.status === 'ok') console.error(`uploaded eval record ${upload.eval_record_id} with ${upload.predictions} predictions`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'eval':
+      return evalCommand(rest);
+    case 'worker':
+      await runWorkerFromEnv();
+      return 0;
+    case 'simulate':
+      await runSimulatorFromArgs(rest);
+      return 0;
+    default:
+      console.error(USAGE);
+      return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // Bad input is the user's to fix: say what and where, without a stack trace.
+    if (err instanceof BadInputError) console.error(`evsys: ${err.message}`);
+    else console.error(err);
+    process.exit(err instanceof BadInputError ? 2 : 1);
+  },
+);

@@ -1,0 +1,24 @@
+import type { EvalProgress } from '../workflows/io';
+
+/** One line a person can read at a glance: tasks, samples, running pass rate, errors. */
+export function formatProgress(p: EvalProgress, elapsedS: number): string {
+  const passRate = p.samples_done > 0 ? ((100 * p.samples_passed) / p.samples_done).toFixed(1) : '-';
+  const rate = elapsedS > 0 ? (p.samples_done / elapsedS).toFixed(1) : '0';
+  return (
+    `[${p.phase}] tasks ${p.tasks_done + p.tasks_failed}/${p.tasks_total}` +
+    ` | samples ${p.samples_done} (${rate}/s, ${p.samples_in_flight} in flight)` +
+    ` | pass ${passRate}% | errors ${p.samples_errored} | ${elapsedS.toFixed(0)}s`
+  );
+}
+
+/** A metrics table, names left, values right-aligned. */
+export function formatMetrics(metrics: Record<string, number>): string {
+  const names = Object.keys(metrics).sort();
+  const width = Math.max(6, ...names.map((n) => n.length));
+  const rows = names.map((n) => `${n.padEnd(width)}  ${formatValue(metrics[n])}`);
+  return [`${'metric'.padEnd(width)}  value`, ...rows].join('\n');
+}
+
+function formatValue(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(4);
+}

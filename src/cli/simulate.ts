@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { loadBenchmark } from '../benchmark/load';
+import { BadInputError } from '../errors';
+import { startSimulator } from '../simulator/server';
+
+function numberFlag(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new BadInputError(`--${name} must be a number, got ${raw}`);
+  return value;
+}
+
+/** Flags not given keep the simulator's defaults instead of overriding them with undefined. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `evsys simulate`: serve the simulator until SIGINT/SIGTERM, printing its stats on exit. */
+export async function runSimulatorFromArgs(args: string[]): Promise<void> {
+  const numeric = ['port', 'p-correct', 'seed', 'latency-ms', 'rate-429', 'retry-after-s', 'rate-500', 'rate-hang', 'rate-malformed', 'rate-reset'];
+  const { values } = parseArgs({
+    args,
+    options: {
+      benchmark: { type: 'string' },
+      limit: { type: 'string' },
+      ...Object.fromEntries(numeric.map((name) => [name, { type: 'string' as const }])),
+    },
+  });
+  if (!values.benchmark) throw new BadInputError('evsys simulate needs --benchmark <dir>');
+  const benchmark = await loadBenchmark(values.benchmark, { limit: numberFlag(values, 'limit') });
+  const simulator = await startSimulator({
+    tasks: benchmark.tasks,
+    port: numberFlag(values, 'port') ?? 8000,
+    pCorrect: numberFlag(values, 'p-correct') ?? 0.7,
+    seed: numberFlag(values, 'seed') ?? 0,
+    latencyMs: numberFlag(values, 'latency-ms') ?? 20,
+    faults: definedOnly({
+      rate429: numberFlag(values, 'rate-429'),
+      retryAfterS: numberFlag(values, 'retry-after-s'),
+      rate500: numberFlag(values, 'rate-500'),
+      rateHang: numberFlag(values, 'rate-hang'),
+      rateMalformed: numberFlag(values, 'rate-malformed'),
+      rateReset: numberFlag(values, 'rate-reset'),
+    }),
+  });
+  console.error(`evsys simulator (a simulated model, not a real one) for ${benchmark.tasks.length} tasks at ${simulator.url}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.error(JSON.stringify(simulator.stats()));
+  await simulator.close();
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The evaluator entry: one benchmark's knobs, with SPEC.md's snake_case keys. This schema is
+ * the single source of truth for the YAML file, the workflow input and their error messages.
+ * Objects are strict so a misspelt key is an error, not a silently ignored default.
+ */
+
+/** The live model: an OpenAI-compatible endpoint. The key itself never enters a workflow. */
+export const SamplerSchema = z.strictObject({
+  base_url: z.url({ protocol: /^https?$/ }),
+  model: z.string().min(1).default('default'),
+  /** Name of the worker's environment variable holding the API key. */
+  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  timeout_s: z.number().positive().default(120),
+  /** Retries of one request on 429/5xx/connection errors, inside one activity attempt. */
+  max_retries: z.number().int().min(0).default(5),
+});
+export type SamplerConfig = z.infer<typeof SamplerSchema>;
+
+export const BenchmarkRefSchema = z.union([
+  z.strictObject({ path: z.string().min(1) }),
+  z.strictObject({ id: z.string().min(1) }),
+  z.strictObject({ name: z.string().min(1) }),
+]);
+
+export const ChatTemplateSchema = z.strictObject({
+  system_prompt: z.string().optional(),
+  user_template: z.string().default('{prompt}'),
+  enable_thinking: z.boolean().optional(),
+});
+export type ChatTemplate = z.infer<typeof ChatTemplateSchema>;
+
+const evaluatorFields = {
+  name: z.string().min(1),
+  benchmark: BenchmarkRefSchema,
+  tokenizer: z.string().nullish(),
+  run_every: z.number().int().min(0).default(0),
+  max_tokens: z.number().int().positive().default(256),
+  temperature: z.number().min(0).default(0),
+  breakdown_keys: z.array(z.string().min(1)).default([]),
+  metrics: z.array(z.string().min(1)).default([]),
+  chat_template: ChatTemplateSchema.default({ user_template: '{prompt}' }),
+  limit: z.number().int().min(0).nullish(),
+  engine: z.string().default(''),
+  model_name: z.string().nullish(),
+  workspace_dir: z.string().nullish(),
+  num_samples: z.number().int().min(1).default(1),
+  n_concurrent: z.number().int().min(1).default(8),
+  store: z.string().min(1).nullish(),
+  run_id: z.string().min(1).nullish(),
+  benchmark_id: z.string().min(1).nullish(),
+  split: z.enum(['val', 'test']).nullish(),
+  /** Attempts of one task's activity (each redoes only the samples not yet in the ledger). */
+  max_task_attempts: z.number().int().min(1).default(5),
+};
+
+export const EvaluatorSchema = z.strictObject({ ...evaluatorFields, sampler: SamplerSchema });
+export type Evaluator = z.infer<typeof EvaluatorSchema>;
+export type EvaluatorInput = z.input<typeof EvaluatorSchema>;
+
+/**
+ * The CLI may name the bundled simulator instead of a live endpoint; it starts it and rewrites
+ * the sampler to its URL before the workflow sees the entry.
+ */
+export const SimulatorSamplerSchema = z.strictObject({
+  simulator: z.strictObject({
+    p_correct: z.number().min(0).max(1).default(0.7),
+    seed: z.number().int().default(0),
+    latency_ms: z.number().min(0).default(20),
+  }),
+  model: z.string().min(1).default('simulator'),
+});
+
+export const EvaluatorFileEntrySchema = z.strictObject({
+  ...evaluatorFields,
+  sampler: z.union([SamplerSchema, SimulatorSamplerSchema]),
+});
+export type EvaluatorFileEntry = z.infer<typeof EvaluatorFileEntrySchema>;
+
+/** `run_every` as the training loop reads it: 0 never fires. */
+export function isDue(runEvery: number, step: number): boolean {
+  return runEvery > 0 && step > 0 && step % runEvery === 0;
+}

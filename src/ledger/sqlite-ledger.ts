@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { SampleLedger, SampleRecord } from './types';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS samples (
+  eval_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  task_index INTEGER NOT NULL,
+  sample_idx INTEGER NOT NULL,
+  stamp TEXT NOT NULL,
+  completion TEXT NOT NULL,
+  reward REAL NOT NULL,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  latency_s REAL NOT NULL,
+  attempts INTEGER NOT NULL,
+  verifier_version TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (eval_id, task_id, sample_idx, stamp)
+);
+CREATE INDEX IF NOT EXISTS samples_by_eval ON samples (eval_id, stamp, task_index, sample_idx);
+`;
+
+/** The embedded ledger: one SQLite file, shared by the worker processes of one machine. */
+export class SqliteLedger implements SampleLedger {
+  private readonly db: Database.Database;
+  private readonly selectTask: Database.Statement;
+  private readonly selectEval: Database.Statement;
+  private readonly upsert: Database.Statement;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    // WAL lets a second worker process read and write while this one does.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.selectTask = this.db.prepare(
+      'SELECT * FROM samples WHERE eval_id = ? AND task_id = ? AND stamp = ? ORDER BY sample_idx',
+    );
+    this.selectEval = this.db.prepare(
+      'SELECT * FROM samples WHERE eval_id = ? AND stamp = ? ORDER BY task_index, sample_idx',
+    );
+    this.upsert = this.db.prepare(`
+      INSERT OR REPLACE INTO samples (eval_id, task_id, task_index, sample_idx, stamp, completion, reward,
+        prompt_tokens, completion_tokens, latency_s, attempts, verifier_version)
+      VALUES (@eval_id, @task_id, @task_index, @sample_idx, @stamp, @completion, @reward,
+        @prompt_tokens, @completion_tokens, @latency_s, @attempts, @verifier_version)`);
+  }
+
+  async samplesOf(evalId: string, taskId: string, stamp: string): Promise<SampleRecord[]> {
+    return this.selectTask.all(evalId, taskId, stamp) as SampleRecord[];
+  }
+
+  async record(sample: SampleRecord): Promise<void> {
+    this.upsert.run(sample);
+  }
+
+  async samplesOfEval(evalId: string, stamp: string): Promise<SampleRecord[]> {
+    return this.selectEval.all(evalId, stamp) as SampleRecord[];
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

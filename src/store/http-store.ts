@@ -1,0 +1,35 @@
+import type { EvalRecord, PredictionRow, ResultsStore } from './types';
+
+/**
+ * A remote dashboard: `POST <url>/evals` with the record returns `{id}`, then
+ * `POST <url>/evals/<id>/predictions` with the rows.
+ */
+export class HttpResultsStore implements ResultsStore {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  private async post(route: string, body: unknown): Promise<unknown> {
+    const url = `${this.baseUrl.replace(/\/+$/, '')}${route}`;
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`POST ${url} answered ${response.status}: ${text.slice(0, 200)}`);
+    return text ? JSON.parse(text) : {};
+  }
+
+  async recordEval(record: EvalRecord, predictions: PredictionRow[]): Promise<string> {
+    const created = (await this.post('/evals', record)) as { id?: unknown };
+    if (created.id === undefined || created.id === null) throw new Error(`POST ${this.baseUrl}/evals returned no id`);
+    const id = String(created.id);
+    await this.post(`/evals/${encodeURIComponent(id)}/predictions`, { predictions });
+    return id;
+  }
+
+  async close(): Promise<void> {}
+}

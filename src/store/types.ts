@@ -1,0 +1,30 @@
+/** SPEC.md's eval record: one per (run, benchmark, step, split). */
+export interface EvalRecord {
+  run_id: string;
+  benchmark_id: string;
+  step: number;
+  split: string | null;
+  metrics: Record<string, number>;
+  /** The Temporal workflow id, so a dashboard can link to the run. */
+  workflow_id: string;
+}
+
+/** SPEC.md's prediction row: one per (task, sample). */
+export interface PredictionRow {
+  kind: 'eval';
+  task_id: string;
+  sample_idx: number;
+  step: number;
+  instruction: string;
+  expected: unknown;
+  completion: string;
+  reward: number;
+  metadata: Record<string, unknown>;
+}
+
+/** A dashboard's results store. The eval record comes first: no eval id, no orphan predictions. */
+export interface ResultsStore {
+  /** Writes the record and its predictions; returns the record's id. */
+  recordEval(record: EvalRecord, predictions: PredictionRow[]): Promise<string>;
+  close(): Promise<void>;
+}

