@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEvaluatorFile } from '../config/load';
 import { BadInputError } from '../errors';
 import { runWorkerFromEnv } from '../worker';
@@ -37,6 +38,7 @@ async function evalCommand(args: string[]): Promise<number> {
   const result = await runEval(entry, {
     step,
     modelPath: values['model-path'],
+    onServer: (server) => process.stderr.write(`embedded Temporal at ${server.address}, UI ${server.uiUrl}\n`),
     onProgress: (progress) => {
       const line = formatProgress(progress, (Date.now() - started) / 1000);
       if (onTerminal) process.stderr.write(`\r\x1b[2K${line}`);
@@ -77,6 +79,9 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
   }
 }
+
+// The worker's INFO lines (state changes) would drown the progress line.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { resolveTemporalExecutable } from './cli-path';
+
+export interface EmbeddedServerOptions {
+  /** SQLite file that keeps histories across restarts of the server. */
+  dbFile: string;
+  port: number;
+  uiPort: number;
+  /** Where the server's own output goes, so it never mixes with ours on stdout. */
+  logFile: string;
+  readyTimeoutMs?: number;
+}
+
+export interface EmbeddedServer {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function waitUntilServing(address: string, child: ChildProcess, opts: EmbeddedServerOptions): Promise<void> {
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`the Temporal dev server exited with code ${child.exitCode} (is port ${opts.port} in use?); its log ${opts.logFile}:\n${logTail(opts.logFile)}`);
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        // Serving is not enough: the default namespace must exist before a workflow can start.
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`the Temporal dev server at ${address} did not become ready: ${String(err)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/**
+ * `temporal server start-dev` as a child process with its output in a log file: the CLI's
+ * embedded mode, where the SDK's ephemeral server would print its banner onto our stdout.
+ */
+export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const executable = resolveTemporalExecutable();
+  if (executable.type !== 'existing-path') {
+    throw new Error('no Temporal CLI found: `npm ci` installs one into .tools/, or set TEMPORAL_CLI_PATH');
+  }
+  mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  mkdirSync(path.dirname(opts.logFile), { recursive: true });
+  const log = openSync(opts.logFile, 'a');
+  const child = spawn(
+    executable.path,
+    ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort),
+      '--db-filename', opts.dbFile, '--log-level', 'warn'],
+    { stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  const address = `127.0.0.1:${opts.port}`;
+  try {
+    await waitUntilServing(address, child, opts);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${opts.uiPort}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
