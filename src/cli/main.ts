@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadEvaluatorFile } from '../config/load';
+import { loadEvaluatorFile, selectEntries } from '../config/load';
 import { BadInputError } from '../errors';
 import { runWorkerFromEnv } from '../worker';
 import { formatMetrics, formatProgress } from './progress';
-import { runEval } from './run-eval';
+import { runEvals } from './run-eval';
 import { runSimulatorFromArgs } from './simulate';
+import type { EvaluateBenchmarkResult } from '../workflows/io';
 
 const USAGE = `usage:
-  evsys eval <config.yaml> [--step N] [--model-path P] [--json]
-      Runs the evaluator entry. Without TEMPORAL_ADDRESS: an embedded dev server
+  evsys eval <config.yaml> [--name NAME ...] [--step N] [--model-path P] [--json]
+      Runs the evaluator entries (all, or those named). Without TEMPORAL_ADDRESS: an embedded dev server
       (UI on http://127.0.0.1:8233) and an in-process worker.
   evsys worker
       Serves evals on TEMPORAL_ADDRESS (task queue EVSYS_TASK_QUEUE, default "evsys").
@@ -18,6 +19,12 @@ const USAGE = `usage:
                  [--rate-malformed R] [--rate-reset R]
       A simulated OpenAI-compatible model (not a real model) that knows the benchmark.`;
 
+function reportUpload(result: EvaluateBenchmarkResult): void {
+  const upload = result.upload;
+  if (upload.status === 'failed') console.error(`${result.evaluator}: upload failed (the eval did not): ${upload.error}`);
+  else if (upload.status === 'ok') console.error(`${result.evaluator}: uploaded eval record ${upload.eval_record_id} with ${upload.predictions} predictions`);
+}
+
 async function evalCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -25,22 +32,24 @@ async function evalCommand(args: string[]): Promise<number> {
     options: {
       step: { type: 'string', default: '0' },
       'model-path': { type: 'string' },
+      name: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1) throw new BadInputError(`evsys eval takes one config file\n${USAGE}`);
   const step = Number(values.step);
   if (!Number.isInteger(step) || step < 0) throw new BadInputError(`--step must be a whole number >= 0, got ${values.step}`);
-  const entry = loadEvaluatorFile(positionals[0]);
+  const file = positionals[0];
+  const entries = selectEntries(file, loadEvaluatorFile(file), values.name);
   const started = Date.now();
   const onTerminal = process.stderr.isTTY;
   let lastLine = 0;
-  const result = await runEval(entry, {
+  const results = await runEvals(entries, {
     step,
     modelPath: values['model-path'],
     onServer: (server) => process.stderr.write(`embedded Temporal at ${server.address}, UI ${server.uiUrl}\n`),
-    onProgress: (progress) => {
-      const line = formatProgress(progress, (Date.now() - started) / 1000);
+    onProgress: (name, progress) => {
+      const line = `${name} ${formatProgress(progress, (Date.now() - started) / 1000)}`;
       if (onTerminal) process.stderr.write(`\r\x1b[2K${line}`);
       else if (Date.now() - lastLine >= 5000) {
         process.stderr.write(`${line}\n`);
@@ -49,17 +58,20 @@ async function evalCommand(args: string[]): Promise<number> {
     },
   });
   if (onTerminal) process.stderr.write('\n');
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(result.metrics)}\n`);
-  } else {
-    console.log(`${result.evaluator} on ${result.benchmark.name} (${result.benchmark.n_tasks} tasks), step ${result.step}, ${seconds}s`);
-    console.log(`workflow ${result.eval_id}`);
-    console.log(formatMetrics(result.metrics));
+    // One entry: its metric dict. Several: one dict of them, keyed by evaluator name.
+    const json = results.length === 1 ? results[0].metrics : Object.fromEntries(results.map((r) => [r.evaluator, r.metrics]));
+    process.stdout.write(`${JSON.stringify(json)}\n`);
   }
-  const upload = result.upload;
-  if (upload.status === 'failed') console.error(`upload failed (the eval did not): ${upload.error}`);
-  else if (upload.status === 'ok') console.error(`uploaded eval record ${upload.eval_record_id} with ${upload.predictions} predictions`);
+  for (const result of results) {
+    if (!values.json) {
+      console.log(`${result.evaluator} on ${result.benchmark.name} (${result.benchmark.n_tasks} tasks), step ${result.step}`);
+      console.log(`workflow ${result.eval_id}`);
+      console.log(formatMetrics(result.metrics));
+    }
+    reportUpload(result);
+  }
+  console.error(`done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return 0;
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadBenchmark } from '../benchmark/load';
+import { startOrAttachEval } from '../client/start-eval';
 import type { EvaluatorFileEntry, SamplerConfig } from '../config/evaluator';
 import { SqliteLedger } from '../ledger/sqlite-ledger';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
@@ -15,7 +16,7 @@ import { EvaluateBenchmarkInputSchema, type EvalProgress, type EvaluateBenchmark
 export interface RunEvalOptions {
   step: number;
   modelPath?: string;
-  onProgress?: (progress: EvalProgress) => void;
+  onProgress?: (name: string, progress: EvalProgress) => void;
   /** Told where the embedded server is, so a person can open its UI. */
   onServer?: (server: EmbeddedServer) => void;
   env?: NodeJS.ProcessEnv;
@@ -60,40 +61,33 @@ async function followProgress(
 }
 
 /**
- * Runs one evaluator entry as an evaluateBenchmark workflow. With TEMPORAL_ADDRESS it uses that
- * server and its workers; without, it starts an embedded dev server (histories kept in
+ * Gives `use` a client of a Temporal server with evsys workers behind it: the server at
+ * TEMPORAL_ADDRESS and its workers, or else an embedded dev server (histories kept in
  * .evsys/temporal.sqlite, its log in .evsys/temporal.log, UI on 127.0.0.1:8233) and an
  * in-process worker.
  */
-export async function runEval(entry: EvaluatorFileEntry, opts: RunEvalOptions): Promise<EvaluateBenchmarkResult> {
-  const env = opts.env ?? process.env;
-  const { sampler, simulator } = await resolveSampler(entry);
-  const input = EvaluateBenchmarkInputSchema.parse({
-    evaluator: { ...entry, sampler },
-    step: opts.step,
-    model_path: opts.modelPath,
-  });
-  const workflowId = `evsys-${entry.name}-step${opts.step}-${Date.now().toString(36)}`;
+async function withTemporal<T>(
+  env: NodeJS.ProcessEnv,
+  onServer: ((server: EmbeddedServer) => void) | undefined,
+  use: (client: Client, taskQueue: string) => Promise<T>,
+): Promise<T> {
   const taskQueue = env.EVSYS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
-  let server: EmbeddedServer | undefined;
-  try {
-    if (env.TEMPORAL_ADDRESS) {
-      const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-      try {
-        const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' });
-        const handle = await client.workflow.start('evaluateBenchmark', { taskQueue, workflowId, args: [input] });
-        return await followProgress(handle as WorkflowHandle<typeof evaluateBenchmark>, opts.onProgress);
-      } finally {
-        await connection.close();
-      }
+  if (env.TEMPORAL_ADDRESS) {
+    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+    try {
+      return await use(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' }), taskQueue);
+    } finally {
+      await connection.close();
     }
-    server = await startEmbeddedServer({
-      dbFile: path.resolve('.evsys', 'temporal.sqlite'),
-      logFile: path.resolve('.evsys', 'temporal.log'),
-      port: EMBEDDED_TEMPORAL_PORT,
-      uiPort: EMBEDDED_UI_PORT,
-    });
-    opts.onServer?.(server);
+  }
+  const server = await startEmbeddedServer({
+    dbFile: path.resolve('.evsys', 'temporal.sqlite'),
+    logFile: path.resolve('.evsys', 'temporal.log'),
+    port: EMBEDDED_TEMPORAL_PORT,
+    uiPort: EMBEDDED_UI_PORT,
+  });
+  try {
+    onServer?.(server);
     const [connection, workerConnection] = await Promise.all([
       Connection.connect({ address: server.address }),
       NativeConnection.connect({ address: server.address }),
@@ -101,17 +95,37 @@ export async function runEval(entry: EvaluatorFileEntry, opts: RunEvalOptions): 
     const ledger = new SqliteLedger(path.resolve(env.EVSYS_LEDGER ?? DEFAULT_LEDGER_FILE));
     try {
       const worker = await createEvsysWorker({ connection: workerConnection, taskQueue, ledger, env });
-      const client = new Client({ connection });
-      return await worker.runUntil(async () => {
-        const handle = await client.workflow.start('evaluateBenchmark', { taskQueue, workflowId, args: [input] });
-        return followProgress(handle as WorkflowHandle<typeof evaluateBenchmark>, opts.onProgress);
-      });
+      return await worker.runUntil(use(new Client({ connection }), taskQueue));
     } finally {
       await ledger.close();
       await Promise.all([connection.close(), workerConnection.close()]);
     }
   } finally {
-    await server?.stop();
+    await server.stop();
+  }
+}
+
+async function runOne(client: Client, taskQueue: string, entry: EvaluatorFileEntry, opts: RunEvalOptions): Promise<EvaluateBenchmarkResult> {
+  const { sampler, simulator } = await resolveSampler(entry);
+  try {
+    const input = EvaluateBenchmarkInputSchema.parse({
+      evaluator: { ...entry, sampler },
+      step: opts.step,
+      model_path: opts.modelPath,
+    });
+    const handle = await startOrAttachEval(client, taskQueue, input);
+    const onProgress = opts.onProgress && ((p: EvalProgress) => opts.onProgress?.(entry.name, p));
+    return await followProgress(handle, onProgress);
+  } finally {
     await simulator?.close();
   }
+}
+
+/** Runs evaluator entries one after another as evaluateBenchmark workflows. */
+export async function runEvals(entries: EvaluatorFileEntry[], opts: RunEvalOptions): Promise<EvaluateBenchmarkResult[]> {
+  return withTemporal(opts.env ?? process.env, opts.onServer, async (client, taskQueue) => {
+    const results: EvaluateBenchmarkResult[] = [];
+    for (const entry of entries) results.push(await runOne(client, taskQueue, entry, opts));
+    return results;
+  });
 }

@@ -78,7 +78,7 @@ export const EvaluatorFileEntrySchema = z.strictObject({
 });
 export type EvaluatorFileEntry = z.infer<typeof EvaluatorFileEntrySchema>;
 
-/** `run_every` as the training loop reads it: 0 never fires. */
-export function isDue(runEvery: number, step: number): boolean {
-  return runEvery > 0 && step > 0 && step % runEvery === 0;
+/** `run_every` as the training loop reads it: due at steps N, 2N, ...; 0 never fires. */
+export function isDue(entry: { run_every: number }, step: number): boolean {
+  return entry.run_every > 0 && step > 0 && step % entry.run_every === 0;
 }

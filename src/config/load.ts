@@ -49,13 +49,30 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/**
+ * A union's issue says only "invalid input"; the branch with the fewest problems is the one
+ * the user meant (a sampler with a typo in `base_url` is still a URL sampler).
+ */
+function concreteIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+  if (closest.length === 0) return issue;
+  return concreteIssue({ ...closest[0], path: [...issue.path, ...closest[0].path] } as z.core.$ZodIssue);
+}
+
 /** Turns the first zod issue into a ConfigError that names file, line and key. */
-export function configErrorFrom(file: string, error: z.ZodError, doc?: Document, lines?: LineCounter): ConfigError {
-  const issue = error.issues[0];
+export function configErrorFrom(
+  file: string,
+  error: z.ZodError,
+  doc?: Document,
+  lines?: LineCounter,
+  prefix: readonly (string | number)[] = [],
+): ConfigError {
+  const issue = concreteIssue(error.issues[0]);
   const key = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-  const line = doc && lines ? lineOf(doc, lines, key) : undefined;
+  const line = doc && lines ? lineOf(doc, lines, [...prefix, ...key]) : undefined;
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
-  return new ConfigError(file, issue.path.map(String).join('.'), describeIssue(issue) + more, line);
+  return new ConfigError(file, [...prefix, ...issue.path].map(String).join('.'), describeIssue(issue) + more, line);
 }
 
 function resolveRelative(baseDir: string, value: string | null | undefined): string | null | undefined {
@@ -67,11 +84,30 @@ function resolveStore(baseDir: string, store: string | null | undefined): string
   return store && !/^https?:\/\//.test(store) ? path.resolve(baseDir, store) : store;
 }
 
+function resolvePaths(entry: EvaluatorFileEntry, baseDir: string): EvaluatorFileEntry {
+  return {
+    ...entry,
+    benchmark: 'path' in entry.benchmark ? { path: path.resolve(baseDir, entry.benchmark.path) } : entry.benchmark,
+    store: resolveStore(baseDir, entry.store),
+    workspace_dir: resolveRelative(baseDir, entry.workspace_dir),
+  };
+}
+
 /**
- * Reads one evaluator entry from a YAML file. Paths in it (benchmark, store, workspace, a
- * tokenizer folder) are relative to the file, so a config works from any working directory.
+ * Where the entries are: a file is either one evaluator entry, or a training config whose
+ * top-level `benchmark:` is a list of entries (its other keys belong to the trainer).
  */
-export function loadEvaluatorFile(file: string): EvaluatorFileEntry {
+function entriesIn(root: unknown): { value: unknown; keyPath: (string | number)[] }[] {
+  const list = (root as { benchmark?: unknown } | null)?.benchmark;
+  if (Array.isArray(list)) return list.map((value, i) => ({ value, keyPath: ['benchmark', i] }));
+  return [{ value: root, keyPath: [] }];
+}
+
+/**
+ * Reads the evaluator entries of a YAML file. Paths in them (benchmark, store, workspace) are
+ * relative to the file, so a config works from any working directory.
+ */
+export function loadEvaluatorFile(file: string): EvaluatorFileEntry[] {
   const text = readFileSync(file, 'utf8');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -79,14 +115,28 @@ export function loadEvaluatorFile(file: string): EvaluatorFileEntry {
     const first = doc.errors[0];
     throw new ConfigError(file, '', `YAML syntax error: ${first.message.split('\n')[0]}`, first.linePos?.[0].line);
   }
-  const parsed = EvaluatorFileEntrySchema.safeParse(doc.toJS());
-  if (!parsed.success) throw configErrorFrom(file, parsed.error, doc, lines);
-  const entry = parsed.data;
   const baseDir = path.dirname(path.resolve(file));
-  return {
-    ...entry,
-    benchmark: 'path' in entry.benchmark ? { path: path.resolve(baseDir, entry.benchmark.path) } : entry.benchmark,
-    store: resolveStore(baseDir, entry.store),
-    workspace_dir: resolveRelative(baseDir, entry.workspace_dir),
-  };
+  const entries = entriesIn(doc.toJS()).map(({ value, keyPath }) => {
+    const parsed = EvaluatorFileEntrySchema.safeParse(value);
+    if (!parsed.success) throw configErrorFrom(file, parsed.error, doc, lines, keyPath);
+    return resolvePaths(parsed.data, baseDir);
+  });
+  const seen = new Set<string>();
+  for (const [i, entry] of entries.entries()) {
+    if (seen.has(entry.name)) throw new ConfigError(file, `benchmark.${i}.name`, `duplicate evaluator name "${entry.name}"`);
+    seen.add(entry.name);
+  }
+  return entries;
+}
+
+/** The entries `--name` selects (all when no name is given). */
+export function selectEntries(file: string, entries: EvaluatorFileEntry[], names: string[]): EvaluatorFileEntry[] {
+  if (names.length === 0) return entries;
+  const known = entries.map((e) => e.name);
+  return names.map((name) => {
+    const entry = entries.find((e) => e.name === name);
+    if (entry) return entry;
+    const hint = didYouMean(name, known);
+    throw new ConfigError(file, 'name', `no evaluator named "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; the file has: ${known.join(', ')}`);
+  });
 }

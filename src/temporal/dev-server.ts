@@ -10,6 +10,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; omitted = no UI. */
   uiPort?: number;
+  /** More `temporal server start-dev` flags, e.g. `--dynamic-config-value` in tests. */
+  extraArgs?: string[];
 }
 
 /**
@@ -26,6 +28,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<TestW
       port: opts.port || undefined,
       ui: opts.uiPort !== undefined,
       uiPort: opts.uiPort,
+      extraArgs: opts.extraArgs,
     },
   });
 }

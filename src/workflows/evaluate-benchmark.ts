@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  continueAsNew,
   defineQuery,
   isCancellation,
   log,
@@ -96,11 +97,18 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     samples_passed: 0,
     samples_errored: 0,
     samples_in_flight: 0,
+    ...input.resume?.progress,
   };
   const slots = new SampleSlots(evaluator.n_concurrent);
   setHandler(progressQuery, () => ({ ...progress, samples_in_flight: slots.inUse }));
 
   const benchmark = await loadBenchmark({ path: evaluator.benchmark.path, limit: evaluator.limit });
+  if (input.resume && input.resume.content_hash !== benchmark.content_hash) {
+    throw ApplicationFailure.nonRetryable(
+      `benchmark ${evaluator.benchmark.path} changed while this eval ran (content hash ${benchmark.content_hash.slice(0, 12)}, started with ${input.resume.content_hash.slice(0, 12)})`,
+      BAD_INPUT_ERROR_TYPE,
+    );
+  }
   progress.tasks_total = benchmark.n_tasks;
   progress.phase = 'scoring';
 
@@ -120,11 +128,15 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
 
   let fatal: unknown;
   const inFlight = new Set<Promise<void>>();
-  for (let taskIndex = 0; taskIndex < benchmark.n_tasks && fatal === undefined; taskIndex++) {
+  let taskIndex = input.resume?.next_task_index ?? 0;
+  for (; taskIndex < benchmark.n_tasks && fatal === undefined; taskIndex++) {
     await condition(() => slots.free > 0 || fatal !== undefined);
-    if (fatal !== undefined) break;
+    // A long eval's history would outgrow the server's limits: stop scheduling, let the tasks
+    // in flight finish (so no request is abandoned), and go on in a fresh run.
+    if (fatal !== undefined || workflowInfo().continueAsNewSuggested) break;
     const parallelism = slots.take(evaluator.num_samples);
-    const scoring = scoreTask({ plan, task_index: taskIndex, parallelism })
+    const scheduledIndex = taskIndex;
+    const scoring = scoreTask({ plan, task_index: scheduledIndex, parallelism })
       .then((result) => {
         progress.tasks_done++;
         progress.samples_done += result.scored;
@@ -136,7 +148,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
           return;
         }
         // Retries are spent: the task's missing samples count as infrastructure errors.
-        log.warn('task failed after all attempts', { taskIndex, error: describeFailure(err) });
+        log.warn('task failed after all attempts', { taskIndex: scheduledIndex, error: describeFailure(err) });
         progress.tasks_failed++;
         progress.samples_errored += evaluator.num_samples;
       })
@@ -148,6 +160,13 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   }
   await Promise.all(inFlight);
   if (fatal !== undefined) throw fatal;
+  if (taskIndex < benchmark.n_tasks) {
+    const { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } = progress;
+    await continueAsNew<typeof evaluateBenchmark>({
+      ...input,
+      resume: { next_task_index: taskIndex, content_hash: benchmark.content_hash, progress: { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } },
+    });
+  }
 
   progress.phase = 'aggregating';
   const metrics = await aggregateMetrics({ plan, metrics: evaluator.metrics, breakdown_keys: evaluator.breakdown_keys });

@@ -11,6 +11,20 @@ export const EvaluateBenchmarkInputSchema = z.strictObject({
   step: z.number().int().min(0).default(0),
   /** The checkpoint to score: sent as the request's `model`, overriding `sampler.model`. */
   model_path: z.string().min(1).nullish(),
+  /** Set only by the workflow itself when it continues as new: where the last run stopped. */
+  resume: z
+    .strictObject({
+      next_task_index: z.number().int().min(0),
+      content_hash: z.string(),
+      progress: z.strictObject({
+        tasks_done: z.number().int(),
+        tasks_failed: z.number().int(),
+        samples_done: z.number().int(),
+        samples_passed: z.number().int(),
+        samples_errored: z.number().int(),
+      }),
+    })
+    .optional(),
 });
 export type EvaluateBenchmarkInput = z.input<typeof EvaluateBenchmarkInputSchema>;
 export type ParsedEvaluateBenchmarkInput = z.output<typeof EvaluateBenchmarkInputSchema>;

@@ -25,9 +25,12 @@ export function tempDir(prefix = 'evsys-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTemporalFixture(workerEnv: NodeJS.ProcessEnv = {}): Promise<TemporalFixture> {
+export async function startTemporalFixture(
+  workerEnv: NodeJS.ProcessEnv = {},
+  serverArgs: string[] = [],
+): Promise<TemporalFixture> {
   const [env, bundle] = await Promise.all([
-    startDevServer(),
+    startDevServer({ extraArgs: serverArgs }),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
   ]);
   const ledger = new SqliteLedger(path.join(tempDir(), 'ledger.sqlite'));

@@ -1,0 +1,92 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBenchmark } from '../src/benchmark/load';
+import type { Task } from '../src/benchmark/task';
+import { startOrAttachEval } from '../src/client/start-eval';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
+import { expectedFromOracle } from './helpers/expected-metrics';
+import { startTemporalFixture, tempDir, type TemporalFixture } from './helpers/temporal';
+
+const N_TASKS = 120;
+let temporal: TemporalFixture;
+let sim: RunningSimulator;
+let benchmarkDir: string;
+let tasks: Task[];
+
+beforeAll(async () => {
+  benchmarkDir = tempDir();
+  const rows = Array.from({ length: N_TASKS }, (_, i) =>
+    JSON.stringify({
+      task_id: `sum-${i}`,
+      instruction: `What is ${i} + ${i * 3}?`,
+      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i * 4) },
+      metadata: { parity: i % 2 ? 'odd' : 'even' },
+    }),
+  );
+  writeFileSync(path.join(benchmarkDir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
+  ({ tasks } = await loadBenchmark(benchmarkDir));
+  // The server suggests continue-as-new after 150 events instead of its default thousands.
+  [temporal, sim] = await Promise.all([
+    startTemporalFixture({}, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=150']),
+    startSimulator({ tasks, seed: 3, pCorrect: 0.5, latencyMs: 5 }),
+  ]);
+});
+
+afterAll(async () => {
+  await sim?.close();
+  await temporal?.teardown();
+});
+
+function input(runId: string) {
+  return EvaluateBenchmarkInputSchema.parse({
+    evaluator: {
+      name: 'can',
+      benchmark: { path: benchmarkDir },
+      num_samples: 2,
+      n_concurrent: 8,
+      breakdown_keys: ['parity'],
+      run_id: runId,
+      sampler: { base_url: sim.url, model: 'simulator', timeout_s: 5 },
+    },
+    step: 1,
+  });
+}
+
+async function runCount(workflowId: string): Promise<number> {
+  let runs = 0;
+  for await (const _ of temporal.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs++;
+  return runs;
+}
+
+describe('a long eval', () => {
+  it('continues as new when the server suggests it, with the metrics of one run', async () => {
+    sim.resetStats();
+    const handle = await startOrAttachEval(temporal.env.client, temporal.taskQueue, input('can-run'));
+    const result = await handle.result();
+
+    expect(await runCount(handle.workflowId)).toBeGreaterThan(1);
+    // The metrics of a single uninterrupted pass, from the simulator's oracle.
+    const expected = expectedFromOracle(tasks, 3, 0.5, 2);
+    expect(result.metrics.mean_reward).toBeCloseTo(expected.mean_reward, 12);
+    expect(result.metrics.pass_rate).toBeCloseTo(expected.pass_rate, 12);
+    const odd = tasks.filter((t) => t.metadata.parity === 'odd');
+    expect(result.metrics['parity=odd/mean_reward']).toBeCloseTo(expectedFromOracle(odd, 3, 0.5, 2).mean_reward, 12);
+    expect(result.metrics.n_tasks).toBe(N_TASKS);
+    expect(result.metrics.n_errored_samples).toBe(0);
+    // Every sample drawn exactly once across the runs: nothing abandoned, nothing redone.
+    expect(sim.stats().requests).toBe(N_TASKS * 2);
+  });
+
+  it('attaches to the finished eval of the same run, evaluator, benchmark and step', async () => {
+    const first = await startOrAttachEval(temporal.env.client, temporal.taskQueue, input('attach-run'));
+    const firstResult = await first.result();
+    const requestsAfterFirst = sim.stats().requests;
+
+    const again = await startOrAttachEval(temporal.env.client, temporal.taskQueue, input('attach-run'));
+    expect(again.workflowId).toBe(first.workflowId);
+    expect(await again.result()).toEqual(firstResult);
+    expect(sim.stats().requests).toBe(requestsAfterFirst);
+  });
+});
