@@ -1,4 +1,4 @@
-import type { SampleLedger } from '../ledger/types';
+import type { SampleLedger, SampleRecord } from '../ledger/types';
 import { aggregateMetrics } from '../metrics';
 import type { TaskScores } from '../metrics';
 import { verifierVersion } from '../verifiers';
@@ -17,20 +17,28 @@ export interface AggregateDeps {
  * error, never as a zero.
  */
 export function aggregateMetricsActivity(deps: AggregateDeps) {
-  return async function aggregateMetricsFromLedger({ plan, metrics, breakdown_keys }: AggregateInput): Promise<Record<string, number>> {
+  return async function aggregateMetricsFromLedger(input: AggregateInput): Promise<Record<string, number>> {
+    const { plan } = input;
     const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
     const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan, verifierVersion()));
-    const rewardsByTask = new Map<string, number[]>();
+    const byTask = new Map<string, SampleRecord[]>();
     for (const sample of samples) {
       if (sample.sample_idx >= plan.num_samples) continue;
-      let rewards = rewardsByTask.get(sample.task_id);
-      if (!rewards) rewardsByTask.set(sample.task_id, (rewards = []));
-      rewards.push(sample.reward);
+      let taskSamples = byTask.get(sample.task_id);
+      if (!taskSamples) byTask.set(sample.task_id, (taskSamples = []));
+      taskSamples.push(sample);
     }
     const tasks: TaskScores[] = benchmark.tasks.map((task) => {
-      const rewards = rewardsByTask.get(task.task_id) ?? [];
-      return { taskId: task.task_id, rewards, erroredSamples: plan.num_samples - rewards.length, metadata: task.metadata };
+      const scored = byTask.get(task.task_id) ?? [];
+      return {
+        taskId: task.task_id,
+        rewards: scored.map((s) => s.reward),
+        answers: scored.map((s) => s.answer),
+        usage: scored.map((s) => ({ latencyS: s.latency_s, promptTokens: s.prompt_tokens, completionTokens: s.completion_tokens })),
+        erroredSamples: plan.num_samples - scored.length,
+        metadata: task.metadata,
+      };
     });
-    return aggregateMetrics(tasks, { metrics, breakdownKeys: breakdown_keys });
+    return aggregateMetrics(tasks, { metrics: input.metrics, breakdownKeys: input.breakdown_keys, stderr: input.stderr });
   };
 }

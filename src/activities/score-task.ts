@@ -1,9 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { BadInputError } from '../errors';
 import type { SampleLedger, SampleRecord } from '../ledger/types';
-import { buildMessages } from '../sampler/messages';
-import { verifierVersion, verify } from '../verifiers';
+import { splitThinking } from '../chat/thinking';
+import { extractAnswer, verifierVersion, verify, type VerifyContext } from '../verifiers';
 import type { BenchmarkCache } from './benchmark-cache';
+import { drawSample, taskPrompt } from './prompt';
 import { runPool } from './run-pool';
 import type { SamplerPool } from './sampler-pool';
 import { sampleStamp } from './stamp';
@@ -36,20 +37,28 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
     const reused = finished.size;
 
     const client = deps.samplers.clientFor(plan.sampler, plan.model);
-    const messages = buildMessages(plan.chat_template, task.instruction);
+    const prompt = await taskPrompt(plan, task.instruction);
+    const verifyContext: VerifyContext = {
+      signal: context.cancellationSignal,
+      instruction: task.instruction,
+      judge: plan.judge ? deps.samplers.clientFor(plan.judge, plan.judge.model) : undefined,
+      sandbox: { timeoutMs: plan.sandbox.timeout_s * 1000, memoryMb: plan.sandbox.memory_mb },
+    };
     const heartbeat = setInterval(() => context.heartbeat({ finished: finished.size }), HEARTBEAT_INTERVAL_MS);
     try {
       await runPool(missing, parallelism, async (sampleIdx) => {
-        const completion = await client.complete(messages, {
+        const completion = await drawSample(client, prompt, {
           maxTokens: plan.max_tokens,
           temperature: plan.temperature,
           // The sample index as seed makes each sample reproducible and distinct at temperature > 0.
           seed: sampleIdx,
           signal: context.cancellationSignal,
         });
+        // Scoring sees the answer, never the reasoning before it.
+        const { answer, reasoning } = splitThinking(completion.text, { openedInPrompt: prompt.opensThinking });
         let reward: number;
         try {
-          reward = verify(task.verifier, completion.text);
+          reward = await verify(task.verifier, answer, verifyContext);
         } catch (err) {
           if (err instanceof BadInputError) throw new BadInputError(`task ${task.task_id}: ${err.message}`);
           throw err;
@@ -61,6 +70,8 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
           sample_idx: sampleIdx,
           stamp,
           completion: completion.text,
+          reasoning,
+          answer: extractAnswer(task.verifier, answer),
           reward,
           prompt_tokens: completion.promptTokens ?? null,
           completion_tokens: completion.completionTokens ?? null,

@@ -8,6 +8,8 @@ import type { EvalPlan } from './types';
 export function sampleStamp(plan: EvalPlan, verifierVersion: string): string {
   const determinants = {
     model: plan.model,
+    api: plan.sampler.api,
+    tokenizer: plan.tokenizer ?? null,
     max_tokens: plan.max_tokens,
     temperature: plan.temperature,
     chat_template: plan.chat_template,

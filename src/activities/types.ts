@@ -16,6 +16,10 @@ export interface EvalPlan {
   temperature: number;
   num_samples: number;
   chat_template: ChatTemplate;
+  /** Tokenizer folder or package: the chat template of the `completions` sampler mode. */
+  tokenizer?: string | null;
+  judge?: SamplerConfig | null;
+  sandbox: { timeout_s: number; memory_mb: number };
 }
 
 export interface LoadBenchmarkInput {
@@ -49,6 +53,7 @@ export interface AggregateInput {
   plan: EvalPlan;
   metrics: string[];
   breakdown_keys: string[];
+  stderr: boolean;
 }
 
 export interface UploadInput {

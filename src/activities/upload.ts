@@ -32,6 +32,7 @@ export function uploadResultsActivity(deps: UploadDeps) {
         reward: sample.reward,
         metadata: {
           ...task.metadata,
+          reasoning: sample.reasoning,
           latency_s: sample.latency_s,
           prompt_tokens: sample.prompt_tokens,
           completion_tokens: sample.completion_tokens,

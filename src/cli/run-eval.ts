@@ -5,6 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadBenchmark } from '../benchmark/load';
 import { startOrAttachEval } from '../client/start-eval';
 import type { EvaluatorFileEntry, SamplerConfig } from '../config/evaluator';
+import { BadInputError } from '../errors';
 import { SqliteLedger } from '../ledger/sqlite-ledger';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
 import { startEmbeddedServer, type EmbeddedServer } from '../temporal/embedded-server';
@@ -25,15 +26,25 @@ export interface RunEvalOptions {
 const EMBEDDED_TEMPORAL_PORT = 7233;
 const EMBEDDED_UI_PORT = 8233;
 
-/** Starts the bundled simulator when the entry names it, and points the sampler at it. */
-async function resolveSampler(entry: EvaluatorFileEntry): Promise<{ sampler: SamplerConfig; simulator?: RunningSimulator }> {
-  if (!('simulator' in entry.sampler)) return { sampler: entry.sampler };
-  if (!('path' in entry.benchmark)) throw new Error('the simulator needs benchmark.path to know the tasks');
-  const benchmark = await loadBenchmark(entry.benchmark.path, { limit: entry.limit });
+interface PreparedEntry {
+  entry: EvaluatorFileEntry;
+  sampler: SamplerConfig;
+  simulator?: RunningSimulator;
+}
+
+/**
+ * Reads the entry's benchmark before any server starts, so a malformed line is reported at
+ * once; starts the bundled simulator when the entry names it, and points the sampler at it.
+ */
+async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
+  const benchmark = 'path' in entry.benchmark ? await loadBenchmark(entry.benchmark.path, { limit: entry.limit }) : undefined;
+  if (!('simulator' in entry.sampler)) return { entry, sampler: entry.sampler };
+  if (!benchmark) throw new BadInputError(`${entry.name}: the simulator needs benchmark.path to know the tasks`);
   const { p_correct, seed, latency_ms } = entry.sampler.simulator;
   const simulator = await startSimulator({ tasks: benchmark.tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
   return {
-    sampler: { base_url: simulator.url, model: entry.sampler.model, timeout_s: 30, max_retries: 5 },
+    entry,
+    sampler: { base_url: simulator.url, model: entry.sampler.model, timeout_s: 30, max_retries: 5, api: 'chat' },
     simulator,
   };
 }
@@ -105,27 +116,29 @@ async function withTemporal<T>(
   }
 }
 
-async function runOne(client: Client, taskQueue: string, entry: EvaluatorFileEntry, opts: RunEvalOptions): Promise<EvaluateBenchmarkResult> {
-  const { sampler, simulator } = await resolveSampler(entry);
-  try {
-    const input = EvaluateBenchmarkInputSchema.parse({
-      evaluator: { ...entry, sampler },
-      step: opts.step,
-      model_path: opts.modelPath,
-    });
-    const handle = await startOrAttachEval(client, taskQueue, input);
-    const onProgress = opts.onProgress && ((p: EvalProgress) => opts.onProgress?.(entry.name, p));
-    return await followProgress(handle, onProgress);
-  } finally {
-    await simulator?.close();
-  }
+async function runOne(client: Client, taskQueue: string, prepared: PreparedEntry, opts: RunEvalOptions): Promise<EvaluateBenchmarkResult> {
+  const { entry, sampler } = prepared;
+  const input = EvaluateBenchmarkInputSchema.parse({
+    evaluator: { ...entry, sampler },
+    step: opts.step,
+    model_path: opts.modelPath,
+  });
+  const handle = await startOrAttachEval(client, taskQueue, input);
+  const onProgress = opts.onProgress && ((p: EvalProgress) => opts.onProgress?.(entry.name, p));
+  return followProgress(handle, onProgress);
 }
 
 /** Runs evaluator entries one after another as evaluateBenchmark workflows. */
 export async function runEvals(entries: EvaluatorFileEntry[], opts: RunEvalOptions): Promise<EvaluateBenchmarkResult[]> {
-  return withTemporal(opts.env ?? process.env, opts.onServer, async (client, taskQueue) => {
-    const results: EvaluateBenchmarkResult[] = [];
-    for (const entry of entries) results.push(await runOne(client, taskQueue, entry, opts));
-    return results;
-  });
+  const prepared: PreparedEntry[] = [];
+  try {
+    for (const entry of entries) prepared.push(await prepareEntry(entry));
+    return await withTemporal(opts.env ?? process.env, opts.onServer, async (client, taskQueue) => {
+      const results: EvaluateBenchmarkResult[] = [];
+      for (const entry of prepared) results.push(await runOne(client, taskQueue, entry, opts));
+      return results;
+    });
+  } finally {
+    await Promise.all(prepared.map((p) => p.simulator?.close()));
+  }
 }

@@ -15,6 +15,11 @@ export const SamplerSchema = z.strictObject({
   timeout_s: z.number().positive().default(120),
   /** Retries of one request on 429/5xx/connection errors, inside one activity attempt. */
   max_retries: z.number().int().min(0).default(5),
+  /**
+   * `chat`: the server renders the chat template (`/chat/completions`). `completions`: evsys
+   * renders it with the model's own template from `tokenizer` and calls `/completions`.
+   */
+  api: z.enum(['chat', 'completions']).default('chat'),
 });
 export type SamplerConfig = z.infer<typeof SamplerSchema>;
 
@@ -53,6 +58,16 @@ const evaluatorFields = {
   split: z.enum(['val', 'test']).nullish(),
   /** Attempts of one task's activity (each redoes only the samples not yet in the ledger). */
   max_task_attempts: z.number().int().min(1).default(5),
+  /** The eval fails when more than this share of samples errored for infrastructure reasons. */
+  max_error_rate: z.number().min(0).max(1).default(0.1),
+  /** Adds `<metric>_stderr`, the standard error over tasks, for every metric. */
+  stderr: z.boolean().default(false),
+  /** The judge model of `llm_judge` verifiers: an OpenAI-compatible endpoint like `sampler`. */
+  judge: SamplerSchema.nullish(),
+  /** Limits of the local sandbox that runs `e2b` code checks. */
+  sandbox: z
+    .strictObject({ timeout_s: z.number().positive().default(60), memory_mb: z.number().int().positive().default(1024) })
+    .default({ timeout_s: 60, memory_mb: 1024 }),
 };
 
 export const EvaluatorSchema = z.strictObject({ ...evaluatorFields, sampler: SamplerSchema });

@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS samples (
   sample_idx INTEGER NOT NULL,
   stamp TEXT NOT NULL,
   completion TEXT NOT NULL,
+  reasoning TEXT,
+  answer TEXT,
   reward REAL NOT NULL,
   prompt_tokens INTEGER,
   completion_tokens INTEGER,
@@ -37,6 +39,7 @@ export class SqliteLedger implements SampleLedger {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.addColumnsOfLaterVersions();
     this.selectTask = this.db.prepare(
       'SELECT * FROM samples WHERE eval_id = ? AND task_id = ? AND stamp = ? ORDER BY sample_idx',
     );
@@ -44,10 +47,18 @@ export class SqliteLedger implements SampleLedger {
       'SELECT * FROM samples WHERE eval_id = ? AND stamp = ? ORDER BY task_index, sample_idx',
     );
     this.upsert = this.db.prepare(`
-      INSERT OR REPLACE INTO samples (eval_id, task_id, task_index, sample_idx, stamp, completion, reward,
-        prompt_tokens, completion_tokens, latency_s, attempts, verifier_version)
-      VALUES (@eval_id, @task_id, @task_index, @sample_idx, @stamp, @completion, @reward,
-        @prompt_tokens, @completion_tokens, @latency_s, @attempts, @verifier_version)`);
+      INSERT OR REPLACE INTO samples (eval_id, task_id, task_index, sample_idx, stamp, completion, reasoning,
+        answer, reward, prompt_tokens, completion_tokens, latency_s, attempts, verifier_version)
+      VALUES (@eval_id, @task_id, @task_index, @sample_idx, @stamp, @completion, @reasoning,
+        @answer, @reward, @prompt_tokens, @completion_tokens, @latency_s, @attempts, @verifier_version)`);
+  }
+
+  /** A ledger written by an earlier evsys lacks newer columns; its samples stay usable. */
+  private addColumnsOfLaterVersions(): void {
+    const columns = new Set((this.db.pragma('table_info(samples)') as { name: string }[]).map((c) => c.name));
+    for (const column of ['reasoning', 'answer']) {
+      if (!columns.has(column)) this.db.exec(`ALTER TABLE samples ADD COLUMN ${column} TEXT`);
+    }
   }
 
   async samplesOf(evalId: string, taskId: string, stamp: string): Promise<SampleRecord[]> {

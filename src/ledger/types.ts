@@ -9,7 +9,12 @@ export interface SampleRecord {
   task_index: number;
   sample_idx: number;
   stamp: string;
+  /** The model's whole output, reasoning included. */
   completion: string;
+  /** The think block's content, when the output had one. */
+  reasoning: string | null;
+  /** The verifier's normalised final answer, for majority voting. */
+  answer: string | null;
   reward: number;
   prompt_tokens: number | null;
   completion_tokens: number | null;

@@ -57,11 +57,13 @@ const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 20_000 };
 const RETRY_AFTER_CAP_FACTOR = 3;
 const EXCERPT_CHARS = 200;
 
-const ChatCompletionSchema = z.object({
+/** Both APIs' answers: chat puts the text in `message.content`, completions in `text`. */
+const CompletionResponseSchema = z.object({
   choices: z
     .array(
       z.object({
-        message: z.object({ content: z.string().nullish() }),
+        message: z.object({ content: z.string().nullish() }).optional(),
+        text: z.string().optional(),
         finish_reason: z.string().nullish(),
       }),
     )
@@ -87,21 +89,39 @@ interface RetryableFailure {
 
 type AttemptOutcome = { completion: Omit<Completion, 'latencyS' | 'attempts'> } | { failure: RetryableFailure };
 
+interface Endpoint {
+  api: 'chat' | 'text';
+  url: string;
+}
+
 export class SamplerClient {
-  private readonly url: string;
+  private readonly chat: Endpoint;
+  private readonly text: Endpoint;
   private readonly backoff: { initialMs: number; maxMs: number };
 
   constructor(private readonly opts: SamplerClientOptions) {
-    this.url = `${opts.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    const base = opts.baseUrl.replace(/\/+$/, '');
+    this.chat = { api: 'chat', url: `${base}/chat/completions` };
+    this.text = { api: 'text', url: `${base}/completions` };
     // An unparsable URL would otherwise surface as a "network error" and be retried.
-    if (!URL.canParse(this.url)) throw new BadInputError(`sampler base URL is not a URL: ${opts.baseUrl}`);
+    if (!URL.canParse(this.chat.url)) throw new BadInputError(`sampler base URL is not a URL: ${opts.baseUrl}`);
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
   }
 
-  async complete(messages: ChatMessage[], req: SampleRequest): Promise<Completion> {
+  /** Chat completions: the server renders the model's chat template. */
+  complete(messages: ChatMessage[], req: SampleRequest): Promise<Completion> {
+    return this.request(this.chat, { messages }, req);
+  }
+
+  /** Completions of a prompt the caller rendered itself with the model's own template. */
+  completeText(prompt: string, req: SampleRequest): Promise<Completion> {
+    return this.request(this.text, { prompt }, req);
+  }
+
+  private async request(endpoint: Endpoint, input: Record<string, unknown>, req: SampleRequest): Promise<Completion> {
     const body = JSON.stringify({
       model: this.opts.model,
-      messages,
+      ...input,
       max_tokens: req.maxTokens,
       temperature: req.temperature,
       ...(req.seed === undefined ? {} : { seed: req.seed }),
@@ -111,7 +131,7 @@ export class SamplerClient {
     let lastFailure: RetryableFailure | undefined;
     for (let attempt = 1; attempt <= attemptLimit; attempt++) {
       const started = performance.now();
-      const outcome = await this.attempt(body, req.signal);
+      const outcome = await this.attempt(endpoint, body, req.signal);
       if ('completion' in outcome) {
         return { ...outcome.completion, latencyS: (performance.now() - started) / 1000, attempts: attempt };
       }
@@ -119,12 +139,12 @@ export class SamplerClient {
       if (attempt < attemptLimit) await sleep(this.delayBeforeRetry(attempt, lastFailure), req.signal);
     }
     throw new SamplerUnavailableError(
-      `sampler at ${this.url} unavailable after ${attemptLimit} attempts; last cause: ${lastFailure?.cause}`,
+      `sampler at ${endpoint.url} unavailable after ${attemptLimit} attempts; last cause: ${lastFailure?.cause}`,
     );
   }
 
   /** One HTTP attempt. Throws the abort reason on cancellation and BadInputError on a rejected request. */
-  private async attempt(body: string, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+  private async attempt(endpoint: Endpoint, body: string, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
     signal?.throwIfAborted();
     const controller = new AbortController();
     let timedOut = false;
@@ -137,7 +157,7 @@ export class SamplerClient {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(this.url, {
+      response = await fetch(endpoint.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -157,33 +177,38 @@ export class SamplerClient {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);
     }
-    return this.interpret(response, text);
+    return this.interpret(endpoint, response, text);
   }
 
-  private interpret(response: Response, text: string): AttemptOutcome {
+  private interpret(endpoint: Endpoint, response: Response, text: string): AttemptOutcome {
     const { status } = response;
-    if (response.ok) return this.parseCompletion(text);
+    if (response.ok) return this.parseCompletion(endpoint, text);
     const cause = `HTTP ${status}: ${serverMessage(text)}`;
     if (status === 429 || status === 503) {
       return { failure: { cause, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) } };
     }
     if (status === 408 || status >= 500) return { failure: { cause } };
-    throw new BadInputError(`sampler at ${this.url} rejected the request: ${cause}`);
+    throw new BadInputError(`sampler at ${endpoint.url} rejected the request: ${cause}`);
   }
 
-  private parseCompletion(text: string): AttemptOutcome {
+  private parseCompletion(endpoint: Endpoint, text: string): AttemptOutcome {
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (error) {
-      return { failure: { cause: this.malformed((error as Error).message, text) } };
+      return { failure: { cause: malformed(endpoint, (error as Error).message, text) } };
     }
-    const parsed = ChatCompletionSchema.safeParse(json);
-    if (!parsed.success) return { failure: { cause: this.malformed(z.prettifyError(parsed.error), text) } };
+    const parsed = CompletionResponseSchema.safeParse(json);
+    if (!parsed.success) return { failure: { cause: malformed(endpoint, z.prettifyError(parsed.error), text) } };
     const [choice] = parsed.data.choices;
+    const answer = endpoint.api === 'chat' ? choice.message && (choice.message.content ?? '') : choice.text;
+    if (answer === undefined) {
+      const field = endpoint.api === 'chat' ? 'choices[0].message' : 'choices[0].text';
+      return { failure: { cause: malformed(endpoint, `no ${field}`, text) } };
+    }
     return {
       completion: {
-        text: choice.message.content ?? '',
+        text: answer,
         promptTokens: parsed.data.usage?.prompt_tokens,
         completionTokens: parsed.data.usage?.completion_tokens,
         finishReason: choice.finish_reason ?? undefined,
@@ -191,10 +216,6 @@ export class SamplerClient {
     };
   }
 
-  /** A 200 with a body we cannot read is a server fault (a proxy cut it short, a crash mid-write). */
-  private malformed(reason: string, text: string): string {
-    return `malformed answer from ${this.url}: ${reason}; body starts ${JSON.stringify(excerpt(text))}`;
-  }
 
   private delayBeforeRetry(attempt: number, failure: RetryableFailure): number {
     if (failure.retryAfterMs !== undefined) {
@@ -204,6 +225,11 @@ export class SamplerClient {
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (attempt - 1));
     return Math.random() * ceiling;
   }
+}
+
+/** A 200 with a body we cannot read is a server fault (a proxy cut it short, a crash mid-write). */
+function malformed(endpoint: Endpoint, reason: string, text: string): string {
+  return `malformed answer from ${endpoint.url}: ${reason}; body starts ${JSON.stringify(excerpt(text))}`;
 }
 
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */

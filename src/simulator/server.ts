@@ -35,6 +35,8 @@ const SimulatorSettingsSchema = z.object({
   pCorrect: z.number().min(0).max(1),
   latencyMs: z.number().min(0),
   faults: FaultRatesSchema.prefault({}),
+  /** Wrap every answer in a `<think>` block first, as reasoning models do. */
+  thinking: z.boolean().default(false),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(0),
 });
@@ -71,7 +73,39 @@ const ChatRequestSchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.string(), content: z.string().nullable() })).min(1),
   seed: z.number().int().optional(),
 });
-type ChatRequest = z.infer<typeof ChatRequestSchema>;
+
+/** The legacy completions API: the client rendered the chat template into `prompt` itself. */
+const TextRequestSchema = z.looseObject({
+  model: z.string(),
+  prompt: z.string(),
+  seed: z.number().int().optional(),
+});
+
+type Api = 'chat' | 'text';
+
+/** Either API's request, reduced to what the simulator answers from. */
+interface SimRequest {
+  api: Api;
+  model: string;
+  /** Where the task's instruction is: the last user turn, or the whole rendered prompt. */
+  prompt: string;
+  promptWords: number;
+  seed: number;
+}
+
+function simRequest(api: Api, body: unknown): { request: SimRequest } | { error: string } {
+  if (api === 'chat') {
+    const parsed = ChatRequestSchema.safeParse(body);
+    if (!parsed.success) return { error: `invalid chat completion request:\n${z.prettifyError(parsed.error)}` };
+    const { model, messages, seed } = parsed.data;
+    const promptWords = messages.reduce((sum, message) => sum + wordCount(message.content ?? ''), 0);
+    return { request: { api, model, prompt: lastUserMessage(messages), promptWords, seed: seed ?? 0 } };
+  }
+  const parsed = TextRequestSchema.safeParse(body);
+  if (!parsed.success) return { error: `invalid completion request:\n${z.prettifyError(parsed.error)}` };
+  const { model, prompt, seed } = parsed.data;
+  return { request: { api, model, prompt, promptWords: wordCount(prompt), seed: seed ?? 0 } };
+}
 
 const UNKNOWN_PROMPT_ANSWER = "I don't know.";
 
@@ -88,17 +122,19 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   let stats = emptyStats(0);
   let completionCount = 0;
 
-  function answerFor(request: ChatRequest): string {
-    const task = findTask(lastUserMessage(request));
+  function answerFor(request: SimRequest): string {
+    const task = findTask(request.prompt);
     if (!task) {
       stats.unknownPrompts++;
       return UNKNOWN_PROMPT_ANSWER;
     }
-    const correct = isCorrectSample(settings.seed, task.task_id, request.seed ?? 0, settings.pCorrect);
-    return correct ? referenceAnswer(task) : wrongAnswer(task);
+    const correct = isCorrectSample(settings.seed, task.task_id, request.seed, settings.pCorrect);
+    const answer = correct ? referenceAnswer(task) : wrongAnswer(task);
+    // A reasoning model's shape: the verifier must see only what follows the think block.
+    return settings.thinking ? `<think>\nThe task is: ${task.instruction}\nLet me work it out.\n</think>\n\n${answer}` : answer;
   }
 
-  async function handleCompletion(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function handleCompletion(api: Api, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     stats.requests++;
     stats.inFlight++;
     stats.maxConcurrency = Math.max(stats.maxConcurrency, stats.inFlight);
@@ -126,12 +162,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       sendError(res, 400, `request body is not valid JSON: ${(error as Error).message}`);
       return;
     }
-    const request = ChatRequestSchema.safeParse(body);
-    if (!request.success) {
+    const parsed = simRequest(api, body);
+    if ('error' in parsed) {
       leave();
-      sendError(res, 400, `invalid chat completion request:\n${z.prettifyError(request.error)}`);
+      sendError(res, 400, parsed.error);
       return;
     }
+    const { request } = parsed;
 
     const fault = nextFault();
     if (fault) stats.faults[fault]++;
@@ -154,7 +191,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         return;
       case 'malformed': {
         leave();
-        const whole = JSON.stringify(chatCompletion(request.data, answerFor(request.data), ++completionCount));
+        const whole = JSON.stringify(completionBody(request, answerFor(request), ++completionCount));
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(whole.slice(0, Math.floor(whole.length / 2)));
         return;
@@ -162,7 +199,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     }
 
     latencyTimer = setTimeout(() => {
-      const completion = chatCompletion(request.data, answerFor(request.data), ++completionCount);
+      const completion = completionBody(request, answerFor(request), ++completionCount);
       leave();
       stats.completed++;
       sendJson(res, 200, completion);
@@ -173,7 +210,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     const path = (req.url ?? '/').split('?')[0];
     const endpoint = `${req.method} ${path}`;
     if (endpoint === 'POST /v1/chat/completions') {
-      void handleCompletion(req, res);
+      void handleCompletion('chat', req, res);
+    } else if (endpoint === 'POST /v1/completions') {
+      void handleCompletion('text', req, res);
     } else if (endpoint === 'GET /v1/models') {
       sendJson(res, 200, {
         object: 'list',
@@ -232,22 +271,26 @@ function snapshot(stats: SimulatorStats): SimulatorStats {
 }
 
 /** The task's instruction sits in the last user turn; earlier turns are few-shot examples or history. */
-function lastUserMessage(request: ChatRequest): string {
-  for (let i = request.messages.length - 1; i >= 0; i--) {
-    if (request.messages[i].role === 'user') return request.messages[i].content ?? '';
+function lastUserMessage(messages: { role: string; content: string | null }[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i].role === 'user') return messages[i].content ?? '';
   }
   return '';
 }
 
-function chatCompletion(request: ChatRequest, answer: string, sequence: number) {
-  const promptTokens = request.messages.reduce((sum, message) => sum + wordCount(message.content ?? ''), 0);
+function completionBody(request: SimRequest, answer: string, sequence: number) {
+  const promptTokens = request.promptWords;
   const completionTokens = wordCount(answer);
+  const choice =
+    request.api === 'chat'
+      ? { index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }
+      : { index: 0, text: answer, finish_reason: 'stop', logprobs: null };
   return {
-    id: `chatcmpl-sim-${sequence}`,
-    object: 'chat.completion',
+    id: `${request.api === 'chat' ? 'chatcmpl' : 'cmpl'}-sim-${sequence}`,
+    object: request.api === 'chat' ? 'chat.completion' : 'text_completion',
     created: Math.floor(Date.now() / 1000),
     model: request.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop', logprobs: null }],
+    choices: [choice],
     usage: {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,

@@ -123,6 +123,9 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     temperature: evaluator.temperature,
     num_samples: evaluator.num_samples,
     chat_template: evaluator.chat_template,
+    tokenizer: evaluator.tokenizer,
+    judge: evaluator.judge,
+    sandbox: evaluator.sandbox,
   };
   const { scoreTask } = scoringActivities(evaluator.max_task_attempts);
 
@@ -169,7 +172,21 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   }
 
   progress.phase = 'aggregating';
-  const metrics = await aggregateMetrics({ plan, metrics: evaluator.metrics, breakdown_keys: evaluator.breakdown_keys });
+  const metrics = await aggregateMetrics({
+    plan,
+    metrics: evaluator.metrics,
+    breakdown_keys: evaluator.breakdown_keys,
+    stderr: evaluator.stderr,
+  });
+  const totalSamples = benchmark.n_tasks * evaluator.num_samples;
+  const erroredShare = totalSamples > 0 ? (metrics.n_errored_samples ?? 0) / totalSamples : 0;
+  if (erroredShare > evaluator.max_error_rate) {
+    throw ApplicationFailure.nonRetryable(
+      `${metrics.n_errored_samples} of ${totalSamples} samples failed for infrastructure reasons, more than ` +
+        `max_error_rate ${evaluator.max_error_rate}; the finished samples are kept: start this eval again to draw only the rest`,
+      'TooManyErroredSamples',
+    );
+  }
 
   progress.phase = 'uploading';
   const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
