@@ -1,5 +1,6 @@
+import { evaluateMetric } from './per-task';
 import { resolveMetric } from './registry';
-import type { MetricFn, TaskScores } from './types';
+import type { Metric, TaskScores } from './types';
 
 /** What an evaluator with an empty `metrics` list reports. */
 const DEFAULT_METRICS = ['mean_reward', 'pass_rate'];
@@ -15,6 +16,12 @@ export interface AggregateOptions {
   metrics: string[];
   /** Dotted paths into task metadata; each yields `<key>=<bucket>/<metric>` entries. */
   breakdownKeys: string[];
+  /**
+   * Also report `<metric>_stderr` (overall and per bucket) for each metric that has one: the
+   * standard error over tasks (see evaluateMetric; pass_rate's is cluster-robust). Omitted for
+   * counts and wherever fewer than two tasks count toward the metric.
+   */
+  stderr?: boolean;
 }
 
 /**
@@ -26,35 +33,39 @@ export function aggregateMetrics(tasks: TaskScores[], opts: AggregateOptions): R
   const overall = resolveAll([...requested, ...ALWAYS_OVERALL]);
   const perBucket = resolveAll([...requested, ...ALWAYS_PER_BUCKET]);
   const results: Record<string, number> = {};
-  computeInto(results, '', overall, tasks);
+  const withStderr = opts.stderr ?? false;
+  computeInto(results, '', overall, tasks, withStderr);
   for (const key of opts.breakdownKeys) {
     for (const [bucket, bucketTasks] of bucketBy(tasks, key)) {
-      computeInto(results, `${key}=${bucket}/`, perBucket, bucketTasks);
+      computeInto(results, `${key}=${bucket}/`, perBucket, bucketTasks, withStderr);
     }
   }
   return results;
 }
 
-function resolveAll(names: string[]): Array<[string, MetricFn]> {
+function resolveAll(names: string[]): Array<[string, Metric]> {
   return [...new Set(names)].map((name) => [name, resolveMetric(name)]);
 }
 
 function computeInto(
   results: Record<string, number>,
   prefix: string,
-  metrics: Array<[string, MetricFn]>,
+  metrics: Array<[string, Metric]>,
   tasks: TaskScores[],
+  withStderr: boolean,
 ): void {
-  for (const [name, fn] of metrics) {
+  for (const [name, metric] of metrics) {
     let value: number | undefined;
+    let stderr: number | undefined;
     try {
-      value = fn(tasks);
+      ({ value, stderr } = evaluateMetric(metric, tasks, withStderr));
     } catch (err) {
       // One broken metric must not cost the eval every other number it produced.
       console.warn(`metric "${prefix}${name}" failed and was skipped: ${(err as Error).message}`);
       continue;
     }
     if (value !== undefined) results[prefix + name] = value;
+    if (stderr !== undefined) results[`${prefix}${name}_stderr`] = stderr;
   }
 }
 

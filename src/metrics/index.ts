@@ -1,9 +1,24 @@
-// Each import registers one metric; a new metric is one new file plus one line here.
+// Each import registers one metric (or family); a new metric is one new file plus one line here.
+import './maj-at-k';
 import './mean-reward';
 import './n-errored-samples';
 import './n-tasks';
+import './pass-at-k';
+import './pass-hat-k';
 import './pass-rate';
+import './usage-per-task';
 
 export { aggregateMetrics, MISSING_BUCKET, type AggregateOptions } from './aggregate';
-export { registerMetric, registerMetricFamily, registeredMetricNames, resolveMetric } from './registry';
-export type { MetricFn, TaskScores } from './types';
+export { majorityVote } from './maj-at-k';
+export { passAtK } from './pass-at-k';
+export { passHatK } from './pass-hat-k';
+export { macroMetric, standardErrorOfMean } from './per-task';
+export {
+  registerMetric,
+  registerMetricFamily,
+  registeredMetricFamilies,
+  registeredMetricNames,
+  resolveMetric,
+  validateMetricNames,
+} from './registry';
+export type { Metric, MetricFn, PerTaskFn, SampleUsage, TaskScores } from './types';
