@@ -14,93 +14,94 @@ function inProcess(fn_name: string, expected: unknown, params: Record<string, un
 }
 
 describe('exact_match', () => {
-  it('compares after stripping both sides', () => {
-    expect(verify(inProcess('exact_match', ' 42\n'), '\t42  \n')).toBe(1);
-    expect(verify(inProcess('exact_match', '42'), '4 2')).toBe(0);
-    expect(verify(inProcess('exact_match', '42'), 'The answer is 42')).toBe(0);
+  it('compares after stripping both sides', async () => {
+    expect(await verify(inProcess('exact_match', ' 42\n'), '\t42  \n')).toBe(1);
+    expect(await verify(inProcess('exact_match', '42'), '4 2')).toBe(0);
+    expect(await verify(inProcess('exact_match', '42'), 'The answer is 42')).toBe(0);
   });
 
-  it('is case-sensitive unless ignore_case is set', () => {
-    expect(verify(inProcess('exact_match', 'Paris'), 'paris')).toBe(0);
-    expect(verify(inProcess('exact_match', 'Paris', { ignore_case: false }), 'paris')).toBe(0);
-    expect(verify(inProcess('exact_match', 'Paris', { ignore_case: true }), ' PARIS ')).toBe(1);
+  it('is case-sensitive unless ignore_case is set', async () => {
+    expect(await verify(inProcess('exact_match', 'Paris'), 'paris')).toBe(0);
+    expect(await verify(inProcess('exact_match', 'Paris', { ignore_case: false }), 'paris')).toBe(0);
+    expect(await verify(inProcess('exact_match', 'Paris', { ignore_case: true }), ' PARIS ')).toBe(1);
   });
 
-  it('accepts a numeric expected value and rejects a missing one', () => {
-    expect(verify(inProcess('exact_match', 42), '42')).toBe(1);
-    expect(() => verify(inProcess('exact_match', undefined), '42')).toThrow(BadInputError);
-    expect(() => verify(inProcess('exact_match', { a: 1 }), '42')).toThrow(/exact_match: expected must be a string/);
+  it('accepts a numeric expected value and rejects a missing one', async () => {
+    expect(await verify(inProcess('exact_match', 42), '42')).toBe(1);
+    await expect(verify(inProcess('exact_match', undefined), '42')).rejects.toThrow(BadInputError);
+    await expect(verify(inProcess('exact_match', { a: 1 }), '42')).rejects.toThrow(/exact_match: expected must be a string/);
   });
 
-  it('rejects a non-boolean ignore_case', () => {
-    expect(() => verify(inProcess('exact_match', 'a', { ignore_case: 'yes' }), 'a')).toThrow(BadInputError);
-    expect(() => verify(inProcess('exact_match', 'a', { ignore_case: 'yes' }), 'a')).toThrow(/params\.ignore_case/);
+  it('rejects a non-boolean ignore_case', async () => {
+    await expect(verify(inProcess('exact_match', 'a', { ignore_case: 'yes' }), 'a')).rejects.toThrow(BadInputError);
+    await expect(verify(inProcess('exact_match', 'a', { ignore_case: 'yes' }), 'a')).rejects.toThrow(/params\.ignore_case/);
   });
 });
 
 describe('contains', () => {
-  it('finds a substring anywhere', () => {
-    expect(verify(inProcess('contains', 'blue'), 'The sky is blue today')).toBe(1);
-    expect(verify(inProcess('contains', 'green'), 'The sky is blue today')).toBe(0);
+  it('finds a substring anywhere', async () => {
+    expect(await verify(inProcess('contains', 'blue'), 'The sky is blue today')).toBe(1);
+    expect(await verify(inProcess('contains', 'green'), 'The sky is blue today')).toBe(0);
   });
 
-  it('is case-sensitive unless ignore_case is set', () => {
-    expect(verify(inProcess('contains', 'Blue'), 'the sky is BLUE')).toBe(0);
-    expect(verify(inProcess('contains', 'Blue', { ignore_case: true }), 'the sky is BLUE')).toBe(1);
+  it('is case-sensitive unless ignore_case is set', async () => {
+    expect(await verify(inProcess('contains', 'Blue'), 'the sky is BLUE')).toBe(0);
+    expect(await verify(inProcess('contains', 'Blue', { ignore_case: true }), 'the sky is BLUE')).toBe(1);
   });
 });
 
 describe('regex_match', () => {
-  it('searches anywhere in the completion, like re.search', () => {
-    expect(verify(inProcess('regex_match', '\\d{3}'), 'code 123 here')).toBe(1);
-    expect(verify(inProcess('regex_match', '^\\d{3}$'), 'code 123 here')).toBe(0);
-    expect(verify(inProcess('regex_match', 'answer:\\s*(yes|no)'), 'final answer: no')).toBe(1);
+  it('searches anywhere in the completion, like re.search', async () => {
+    expect(await verify(inProcess('regex_match', '\\d{3}'), 'code 123 here')).toBe(1);
+    expect(await verify(inProcess('regex_match', '^\\d{3}$'), 'code 123 here')).toBe(0);
+    expect(await verify(inProcess('regex_match', 'answer:\\s*(yes|no)'), 'final answer: no')).toBe(1);
   });
 
-  it('is case-sensitive unless ignore_case is set', () => {
-    expect(verify(inProcess('regex_match', '^yes'), 'YES indeed')).toBe(0);
-    expect(verify(inProcess('regex_match', '^yes', { ignore_case: true }), 'YES indeed')).toBe(1);
+  it('is case-sensitive unless ignore_case is set', async () => {
+    expect(await verify(inProcess('regex_match', '^yes'), 'YES indeed')).toBe(0);
+    expect(await verify(inProcess('regex_match', '^yes', { ignore_case: true }), 'YES indeed')).toBe(1);
   });
 
-  it('names an invalid pattern in a BadInputError', () => {
+  it('names an invalid pattern in a BadInputError', async () => {
     const spec = inProcess('regex_match', '(unclosed');
-    expect(() => verify(spec, 'x')).toThrow(BadInputError);
-    expect(() => verify(spec, 'x')).toThrow(/invalid pattern "\(unclosed"/);
+    await expect(verify(spec, 'x')).rejects.toThrow(BadInputError);
+    await expect(verify(spec, 'x')).rejects.toThrow(/invalid pattern "\(unclosed"/);
   });
 });
 
 describe('verify dispatch', () => {
-  it('reports e2b and llm_judge as not supported yet', () => {
+  it('rejects an e2b spec whose default test_sh has no test_state_py, and an llm_judge without a judge', async () => {
     const e2b: VerifierSpec = { kind: 'e2b', test_sh: 'pytest -q test_state.py' };
     const judge: VerifierSpec = { kind: 'llm_judge', rubric: 'be right' };
-    expect(() => verify(e2b, 'x')).toThrow(BadInputError);
-    expect(() => verify(e2b, 'x')).toThrow(/verifier kind "e2b" is not supported yet/);
-    expect(() => verify(judge, 'x')).toThrow(/verifier kind "llm_judge" is not supported yet/);
+    await expect(verify(e2b, 'x')).rejects.toThrow(BadInputError);
+    await expect(verify(e2b, 'x')).rejects.toThrow(/test_sh runs test_state.py but the task has no test_state_py/);
+    await expect(verify(judge, 'x')).rejects.toThrow(BadInputError);
+    await expect(verify(judge, 'x')).rejects.toThrow('llm_judge needs a `judge` config');
   });
 
-  it('rejects an unknown verifier name, listing the registered names sorted', () => {
-    expect(() => verify(inProcess('fuzzy_match', 'a'), 'a')).toThrow(BadInputError);
+  it('rejects an unknown verifier name, listing the registered names sorted', async () => {
+    await expect(verify(inProcess('fuzzy_match', 'a'), 'a')).rejects.toThrow(BadInputError);
     // Runs before this file registers its own verifiers, so only the built-ins are listed.
-    expect(registeredVerifierNames()).toEqual(['contains', 'exact_match', 'regex_match']);
+    expect(registeredVerifierNames()).toEqual(['contains', 'exact_match', 'math_equal', 'regex_match', 'tool_calls_match']);
     expect(() => getVerifier('fuzzy_match')).toThrow(
-      'unknown verifier "fuzzy_match"; registered verifiers: contains, exact_match, regex_match',
+      'unknown verifier "fuzzy_match"; registered verifiers: contains, exact_match, math_equal, regex_match, tool_calls_match',
     );
   });
 
-  it('runs user-registered verifiers with their params, and rejects a non-finite reward', () => {
+  it('runs user-registered verifiers with their params, and rejects a non-finite reward', async () => {
     registerVerifier('length_at_least', (completion, _expected, params) =>
       completion.length >= Number(params.min) ? 1 : 0.5,
     );
-    expect(verify(inProcess('length_at_least', undefined, { min: 3 }), 'abcd')).toBe(1);
-    expect(verify(inProcess('length_at_least', undefined, { min: 10 }), 'abcd')).toBe(0.5);
+    expect(await verify(inProcess('length_at_least', undefined, { min: 3 }), 'abcd')).toBe(1);
+    expect(await verify(inProcess('length_at_least', undefined, { min: 10 }), 'abcd')).toBe(0.5);
 
     registerVerifier('broken', () => Number.NaN);
-    expect(() => verify(inProcess('broken', 'a'), 'a')).toThrow(/verifier "broken" returned a non-finite reward/);
+    await expect(verify(inProcess('broken', 'a'), 'a')).rejects.toThrow(/verifier "broken" returned a non-finite reward/);
   });
 
-  it('refuses to register a name twice', () => {
+  it('refuses to register a name twice', async () => {
     expect(() => registerVerifier('exact_match', () => 1)).toThrow(/already registered/);
-    expect(verify(inProcess('exact_match', 'a'), 'b')).toBe(0);
+    expect(await verify(inProcess('exact_match', 'a'), 'b')).toBe(0);
   });
 });
 

@@ -8,7 +8,7 @@ export const InProcessVerifierSchema = z.object({
   params: z.record(z.string(), z.unknown()).default({}),
 });
 
-/** Sandboxed code check (SPEC.md `e2b`); run locally in a later issue. */
+/** Sandboxed code check (SPEC.md `e2b`), run locally under bubblewrap (verifiers/e2b.ts); `dockerfile` is ignored there. */
 export const E2bVerifierSchema = z.looseObject({
   kind: z.literal('e2b'),
   dockerfile: z.string().optional(),
@@ -21,6 +21,8 @@ export const LlmJudgeVerifierSchema = z.looseObject({
   kind: z.literal('llm_judge'),
   judge_model: z.string().optional(),
   rubric: z.string(),
+  /** The judge's scale, 0..max_score; without it the scale is read from the score (verifiers/llm-judge.ts). */
+  max_score: z.number().positive().optional(),
 });
 
 export const VerifierSpecSchema = z.discriminatedUnion('kind', [

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateMetricNames } from '../metrics';
 
 /**
  * The evaluator entry: one benchmark's knobs, with SPEC.md's snake_case keys. This schema is
@@ -70,7 +71,16 @@ const evaluatorFields = {
     .default({ timeout_s: 60, memory_mb: 1024 }),
 };
 
-export const EvaluatorSchema = z.strictObject({ ...evaluatorFields, sampler: SamplerSchema });
+/** Metric names are checked against the registry at config time, not after hours of sampling. */
+function checkMetrics(entry: { metrics: string[]; num_samples: number }, ctx: z.RefinementCtx): void {
+  try {
+    validateMetricNames(entry.metrics, entry.num_samples);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', path: ['metrics'], message: (err as Error).message });
+  }
+}
+
+export const EvaluatorSchema = z.strictObject({ ...evaluatorFields, sampler: SamplerSchema }).superRefine(checkMetrics);
 export type Evaluator = z.infer<typeof EvaluatorSchema>;
 export type EvaluatorInput = z.input<typeof EvaluatorSchema>;
 
@@ -87,10 +97,12 @@ export const SimulatorSamplerSchema = z.strictObject({
   model: z.string().min(1).default('simulator'),
 });
 
-export const EvaluatorFileEntrySchema = z.strictObject({
-  ...evaluatorFields,
-  sampler: z.union([SamplerSchema, SimulatorSamplerSchema]),
-});
+export const EvaluatorFileEntrySchema = z
+  .strictObject({
+    ...evaluatorFields,
+    sampler: z.union([SamplerSchema, SimulatorSamplerSchema]),
+  })
+  .superRefine(checkMetrics);
 export type EvaluatorFileEntry = z.infer<typeof EvaluatorFileEntrySchema>;
 
 /** `run_every` as the training loop reads it: due at steps N, 2N, ...; 0 never fires. */

@@ -1,4 +1,4 @@
-import { expectedText, flagParam } from './inputs';
+import { expectedText, flagParam, textAnswer } from './inputs';
 import { registerVerifier } from './registry';
 
 /** Bump when any input's reward changes (see verifierVersion). */
@@ -12,4 +12,4 @@ function contains(completion: string, expected: unknown, params: Record<string, 
     : Number(completion.includes(needle));
 }
 
-registerVerifier('contains', contains, VERSION);
+registerVerifier('contains', contains, { version: VERSION, extract: textAnswer('contains') });

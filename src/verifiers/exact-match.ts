@@ -1,4 +1,4 @@
-import { expectedText, flagParam } from './inputs';
+import { expectedText, flagParam, textAnswer } from './inputs';
 import { registerVerifier } from './registry';
 
 /** Bump when any input's reward changes (see verifierVersion). */
@@ -12,4 +12,4 @@ function exactMatch(completion: string, expected: unknown, params: Record<string
   return fold(completion) === fold(expectedText('exact_match', expected)) ? 1 : 0;
 }
 
-registerVerifier('exact_match', exactMatch, VERSION);
+registerVerifier('exact_match', exactMatch, { version: VERSION, extract: textAnswer('exact_match') });

@@ -1,13 +1,28 @@
 // Each import registers one verifier; a new verifier is one new file plus one line here.
 import './contains';
+import './e2b';
 import './exact-match';
+import './llm-judge';
+import './math-equal';
 import './regex-match';
+import './tool-calls-match';
 
 export {
+  DEFAULT_SANDBOX,
+  VerifierInfraError,
+  type JudgeClient,
+  type JudgeMessage,
+  type SandboxOptions,
+  type VerifyContext,
+} from './context';
+export {
+  getAnswerExtractor,
   getVerifier,
   registeredVerifierNames,
   registerVerifier,
   verifierVersion,
+  type AnswerExtractor,
   type InProcessVerifier,
+  type VerifierOptions,
 } from './registry';
-export { verify } from './verify';
+export { extractAnswer, verify } from './verify';

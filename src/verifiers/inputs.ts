@@ -21,3 +21,15 @@ export function flagParam(verifier: string, params: Record<string, unknown>, nam
   }
   return value;
 }
+
+/**
+ * The answer text the string verifiers vote on: the stripped completion, lowercased under
+ * `ignore_case`; null for a blank completion (no answer to vote for).
+ */
+export function textAnswer(verifier: string): (completion: string, params: Record<string, unknown>) => string | null {
+  return (completion, params) => {
+    const text = completion.trim();
+    if (text === '') return null;
+    return flagParam(verifier, params, 'ignore_case') ? text.toLowerCase() : text;
+  };
+}

@@ -1,5 +1,5 @@
 import { BadInputError } from '../errors';
-import { expectedText, flagParam } from './inputs';
+import { expectedText, flagParam, textAnswer } from './inputs';
 import { registerVerifier } from './registry';
 
 /** Bump when any input's reward changes (see verifierVersion). */
@@ -22,4 +22,4 @@ function regexMatch(completion: string, expected: unknown, params: Record<string
   return pattern.test(completion) ? 1 : 0;
 }
 
-registerVerifier('regex_match', regexMatch, VERSION);
+registerVerifier('regex_match', regexMatch, { version: VERSION, extract: textAnswer('regex_match') });

@@ -8,28 +8,60 @@ export type InProcessVerifier = (
   params: Record<string, unknown>,
 ) => number;
 
+/**
+ * The normalized answer a completion gives, for majority voting: two completions with the same
+ * string give the same answer. null when the completion gives none this verifier can read.
+ */
+export type AnswerExtractor = (completion: string, params: Record<string, unknown>) => string | null;
+
+export interface VerifierOptions {
+  /** Bumped by the verifier's author whenever the same input could get a different reward. */
+  version?: number;
+  /** Without one, extractAnswer gives null for this verifier (no majority vote over it). */
+  extract?: AnswerExtractor;
+}
+
 interface Registration {
   fn: InProcessVerifier;
-  /** Bumped by the verifier's author whenever the same input could get a different reward. */
   version: number;
+  extract?: AnswerExtractor;
 }
 
 const verifiers = new Map<string, Registration>();
+/** Versions of the verifier kinds that are not registered functions (e2b, llm_judge). */
+const kindVersions = new Map<string, number>();
 
-export function registerVerifier(name: string, fn: InProcessVerifier, version = 1): void {
+/** The third argument is the options, or just the version (the older form). */
+export function registerVerifier(name: string, fn: InProcessVerifier, options: number | VerifierOptions = {}): void {
   // A second registration would silently change what an existing benchmark's name means.
   if (verifiers.has(name)) throw new Error(`verifier "${name}" is already registered`);
-  verifiers.set(name, { fn, version });
+  const { version = 1, extract } = typeof options === 'number' ? { version: options } : options;
+  verifiers.set(name, { fn, version, extract });
 }
 
-export function getVerifier(name: string): InProcessVerifier {
-  const registration = verifiers.get(name);
-  if (!registration) {
+/** For the built-in kinds with their own engine, so verifierVersion covers their logic too. */
+export function registerVerifierKindVersion(kind: string, version: number): void {
+  if (kindVersions.has(kind)) throw new Error(`verifier kind "${kind}" already has a version`);
+  kindVersions.set(kind, version);
+}
+
+function registration(name: string): Registration {
+  const found = verifiers.get(name);
+  if (!found) {
     throw new BadInputError(
       `unknown verifier "${name}"; registered verifiers: ${registeredVerifierNames().join(', ')}`,
     );
   }
-  return registration.fn;
+  return found;
+}
+
+export function getVerifier(name: string): InProcessVerifier {
+  return registration(name).fn;
+}
+
+/** The verifier's answer extractor, or undefined when it registered none. */
+export function getAnswerExtractor(name: string): AnswerExtractor | undefined {
+  return registration(name).extract;
 }
 
 export function registeredVerifierNames(): string[] {
@@ -37,12 +69,14 @@ export function registeredVerifierNames(): string[] {
 }
 
 /**
- * A short stable hash of every registered verifier's name and version, stamped on stored
- * rewards so a reward computed by different verifier logic can be told apart.
+ * A short stable hash of every registered verifier's name and version (and of the e2b and
+ * llm_judge engines' versions), stamped on stored rewards so a reward computed by different
+ * verifier logic can be told apart.
  */
 export function verifierVersion(): string {
-  const manifest = registeredVerifierNames()
-    .map((name) => `${name}@${verifiers.get(name)!.version}`)
-    .join('\n');
+  const manifest = [
+    ...registeredVerifierNames().map((name) => `${name}@${verifiers.get(name)!.version}`),
+    ...[...kindVersions.keys()].sort().map((kind) => `kind:${kind}@${kindVersions.get(kind)}`),
+  ].join('\n');
   return createHash('sha256').update(manifest).digest('hex').slice(0, 12);
 }

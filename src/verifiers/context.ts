@@ -1,0 +1,48 @@
+/**
+ * What a verifier may need beyond the spec and the completion. In-process verifiers need none
+ * of it; `e2b` runs a sandbox and `llm_judge` calls a judge model, both injected by the caller
+ * (the worker builds them from its config, tests pass doubles or local servers).
+ */
+export interface VerifyContext {
+  /** Activity cancellation: stops a sandbox run or a judge call at once. */
+  signal?: AbortSignal;
+  /** For `llm_judge`; without one an `llm_judge` task fails with a BadInputError. */
+  judge?: JudgeClient;
+  /** For `e2b`; defaults to DEFAULT_SANDBOX. */
+  sandbox?: SandboxOptions;
+  /** The task's instruction, shown to an `llm_judge` judge beside the rubric. */
+  instruction?: string;
+}
+
+export interface JudgeMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** An OpenAI-style chat client; SamplerClient satisfies it. */
+export interface JudgeClient {
+  complete(
+    messages: JudgeMessage[],
+    req: { maxTokens: number; temperature: number; signal?: AbortSignal },
+  ): Promise<{ text: string }>;
+}
+
+export interface SandboxOptions {
+  /** Wall-clock limit for the whole test run; past it the sandbox is killed and the reward is 0. */
+  timeoutMs: number;
+  /** Address-space limit (`ulimit -v`) of every process in the sandbox, in MiB. */
+  memoryMb: number;
+  /** The bubblewrap binary; default `bwrap`, looked up on PATH. */
+  bwrapPath?: string;
+}
+
+export const DEFAULT_SANDBOX: SandboxOptions = { timeoutMs: 120_000, memoryMb: 2048 };
+
+/**
+ * The verifier could not do its job for reasons outside the task and the completion: the
+ * sandbox cannot start, the judge is unreachable or never gives a score. Retryable, and never
+ * to be recorded as a 0 reward.
+ */
+export class VerifierInfraError extends Error {
+  override readonly name: string = 'VerifierInfraError';
+}
