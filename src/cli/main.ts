@@ -5,6 +5,7 @@ import { BadInputError } from '../errors';
 import { runWorkerFromEnv } from '../worker';
 import { formatMetrics, formatProgress } from './progress';
 import { runEvals } from './run-eval';
+import { REPLAY_USAGE, runReplayCommand } from './replay';
 import { runSimulatorFromArgs } from './simulate';
 import type { EvaluateBenchmarkResult } from '../workflows/io';
 
@@ -17,7 +18,8 @@ const USAGE = `usage:
   evsys simulate --benchmark <dir> [--port 8000] [--p-correct 0.7] [--seed 0] [--latency-ms 20]
                  [--rate-429 R] [--retry-after-s S] [--rate-500 R] [--rate-hang R]
                  [--rate-malformed R] [--rate-reset R]
-      A simulated OpenAI-compatible model (not a real model) that knows the benchmark.`;
+      A simulated OpenAI-compatible model (not a real model) that knows the benchmark.
+${REPLAY_USAGE.replace(/^usage:\n/, "")}`;
 
 function reportUpload(result: EvaluateBenchmarkResult): void {
   const upload = result.upload;
@@ -83,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       await runWorkerFromEnv();
       return 0;
+    case 'replay':
+      return runReplayCommand(rest);
     case 'simulate':
       await runSimulatorFromArgs(rest);
       return 0;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Task } from '../benchmark/task';
 import { BadInputError } from '../errors';
 import { isCorrectSample, referenceAnswer, wrongAnswer } from './oracle';
+import { mulberry32 } from './prng';
 import { createTaskLookup } from './task-lookup';
 
 /**
@@ -320,18 +321,6 @@ function faultPicker(rates: FaultRates, random: () => number): () => FaultKind |
       draw -= kindRate;
     }
     return undefined;
-  };
-}
-
-/** mulberry32: a tiny seeded PRNG; Math.random cannot be seeded. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 

@@ -1,0 +1,210 @@
+/**
+ * Records the workflow histories that test/replay.test.ts replays against today's workflow code.
+ * Run it (`npx tsx scripts/record-histories.ts`) only when evaluateBenchmark changes ON PURPOSE in a
+ * way old histories cannot follow; commit the new files together with that change.
+ *
+ * Everything is real: Temporal dev servers, the simulator over HTTP, a worker with an SQLite ledger
+ * in a temp dir. It writes to test/fixtures/histories/ (after emptying it of *.json):
+ *   small.json                  examples/arithmetic (22 tasks) at 2 samples, with an upload to a SQLite store
+ *   continue-as-new-runN.json   every run of a 120-task eval on a server that suggests continue-as-new at 150 events
+ *   failed.json                 an eval that fails: its one task names an unknown verifier (non-retryable)
+ *   incompatible.json           small.json made incompatible on purpose (see makeIncompatible)
+ * and then replays them all once, to check that each fixture says what it should.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { loadBenchmark } from '../src/benchmark/load';
+import { loadEvaluatorFile } from '../src/config/load';
+import { SqliteLedger } from '../src/ledger/sqlite-ledger';
+import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import { startDevServer } from '../src/temporal/dev-server';
+import { historyToJSON } from '../src/temporal/history-json';
+import { replayHistories } from '../src/temporal/replay';
+import { createEvsysWorker, WORKFLOWS_PATH } from '../src/worker';
+import type { evaluateBenchmark } from '../src/workflows';
+import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
+
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, 'test', 'fixtures', 'histories');
+const EXAMPLE_CONFIG = path.join(ROOT, 'examples', 'arithmetic', 'eval.yaml');
+const TASK_QUEUE = 'evsys-record';
+const CAN_TASKS = 120;
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+type HistoryJSON = { events: Record<string, unknown>[] };
+
+/** Writes the proto JSON of a history, as `historyToJSON` and `temporal workflow show --output json` do. */
+function save(name: string, history: History | HistoryJSON): void {
+  const json = typeof history.events?.[0]?.eventId === 'string' ? JSON.stringify(history, null, 2) : historyToJSON(history as History);
+  writeFileSync(path.join(OUT, name), `${json}\n`);
+  console.error(`wrote ${path.relative(ROOT, path.join(OUT, name))}`);
+}
+
+function writeBenchmark(dir: string, rows: object[]): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'tasks.jsonl'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  return dir;
+}
+
+/** A worker on the server's queue until `stop`; the histories need workers to get made. */
+async function startWorker(env: TestWorkflowEnvironment, ledger: SqliteLedger, workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>) {
+  const worker: Worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, ledger, workflowBundle, env: {} });
+  const running = worker.run();
+  return async () => {
+    worker.shutdown();
+    await running;
+  };
+}
+
+/** Every run of a workflow id, oldest first, by following its continue-as-new links (no visibility lag). */
+async function runHistories(client: Client, workflowId: string, firstRunId: string): Promise<History[]> {
+  const histories: History[] = [];
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    histories.push(history);
+    const last = history.events?.[history.events.length - 1];
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return histories;
+}
+
+/**
+ * The documented incompatibility: the first scheduled `scoreTask` activity is renamed
+ * `scoreTaskV0`, as if the workflow that wrote this history had called an activity that today's
+ * code no longer calls. Replay must stop there with a non-determinism error.
+ */
+function makeIncompatible(history: History): HistoryJSON {
+  const copy = JSON.parse(historyToJSON(history)) as HistoryJSON;
+  const scheduled = copy.events.find(
+    (e) => (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name === 'scoreTask',
+  );
+  if (!scheduled) throw new Error('the history schedules no scoreTask activity to rename');
+  (scheduled.activityTaskScheduledEventAttributes as { activityType: { name: string } }).activityType.name = 'scoreTaskV0';
+  return copy;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'evsys-record-'));
+  const [plain, can, workflowBundle] = await Promise.all([
+    startDevServer(),
+    // The server suggests continue-as-new after 150 events instead of its default thousands.
+    startDevServer({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=150'] }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, log() {}, warn: console.warn, error: console.error } }),
+  ]);
+  const ledger = new SqliteLedger(path.join(work, 'ledger.sqlite'));
+  const simulators: RunningSimulator[] = [];
+  const stops = await Promise.all([startWorker(plain, ledger, workflowBundle), startWorker(can, ledger, workflowBundle)]);
+  try {
+    mkdirSync(OUT, { recursive: true });
+    for (const file of readdirSync(OUT).filter((f) => f.endsWith('.json'))) rmSync(path.join(OUT, file));
+
+    // small.json: the README's example benchmark, its own config but 2 samples and a local store.
+    const [entry] = loadEvaluatorFile(EXAMPLE_CONFIG);
+    if (!('path' in entry.benchmark) || !('simulator' in entry.sampler)) throw new Error(`${EXAMPLE_CONFIG} no longer names a benchmark path and the simulator`);
+    const example = await loadBenchmark(entry.benchmark.path);
+    const { p_correct, seed, latency_ms } = entry.sampler.simulator;
+    const exampleSim = await startSimulator({ tasks: example.tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
+    simulators.push(exampleSim);
+    const small = await plain.client.workflow.start<typeof evaluateBenchmark>('evaluateBenchmark', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'small',
+      args: [
+        EvaluateBenchmarkInputSchema.parse({
+          evaluator: { ...entry, num_samples: 2, sampler: { base_url: exampleSim.url, model: entry.sampler.model }, store: path.join(work, 'results.sqlite') },
+          step: 1,
+        }),
+      ],
+    });
+    await small.result();
+    const smallHistory = await small.fetchHistory();
+    save('small.json', smallHistory);
+
+    // continue-as-new-runN.json: every run of a long eval.
+    const rows = Array.from({ length: CAN_TASKS }, (_, i) => ({
+      task_id: `sum-${i}`,
+      instruction: `What is ${i} + ${i * 3}?`,
+      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i * 4) },
+      metadata: { parity: i % 2 ? 'odd' : 'even' },
+    }));
+    const canDir = writeBenchmark(path.join(work, 'can-benchmark'), rows);
+    const canSim = await startSimulator({ tasks: (await loadBenchmark(canDir)).tasks, seed: 3, pCorrect: 0.5, latencyMs: 5 });
+    simulators.push(canSim);
+    const long = await can.client.workflow.start<typeof evaluateBenchmark>('evaluateBenchmark', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'continue-as-new',
+      args: [
+        EvaluateBenchmarkInputSchema.parse({
+          evaluator: {
+            name: 'can',
+            benchmark: { path: canDir },
+            num_samples: 1,
+            n_concurrent: 8,
+            breakdown_keys: ['parity'],
+            sampler: { base_url: canSim.url, model: 'simulator', timeout_s: 5 },
+          },
+          step: 1,
+        }),
+      ],
+    });
+    await long.result();
+    const canRuns = await runHistories(can.client, long.workflowId, long.firstExecutionRunId);
+    if (canRuns.length < 2) throw new Error(`the long eval ran ${canRuns.length} time(s); it should have continued as new`);
+    canRuns.forEach((history, i) => save(`continue-as-new-run${i + 1}.json`, history));
+
+    // failed.json: the task names a verifier nobody registered, a non-retryable failure.
+    const failedDir = writeBenchmark(path.join(work, 'failed-benchmark'), [
+      { task_id: 't-odd', instruction: 'Say hi.', verifier: { kind: 'in_process', fn_name: 'no_such_fn', expected: 'hi' } },
+    ]);
+    const failedSim = await startSimulator({ tasks: (await loadBenchmark(failedDir)).tasks, seed: 1, pCorrect: 1, latencyMs: 0 });
+    simulators.push(failedSim);
+    const failed = await plain.client.workflow.start<typeof evaluateBenchmark>('evaluateBenchmark', {
+      taskQueue: TASK_QUEUE,
+      workflowId: 'failed',
+      args: [
+        EvaluateBenchmarkInputSchema.parse({
+          evaluator: { name: 'failing', benchmark: { path: failedDir }, sampler: { base_url: failedSim.url, model: 'simulator', timeout_s: 5 } },
+        }),
+      ],
+    });
+    const failure = await failed.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    if (!failure) throw new Error('the eval with an unknown verifier succeeded; failed.json needs a failing eval');
+    save('failed.json', await failed.fetchHistory());
+
+    save('incompatible.json', makeIncompatible(smallHistory));
+  } finally {
+    await Promise.all(stops.map((stop) => stop()));
+    await Promise.all(simulators.map((s) => s.close()));
+    await ledger.close();
+    await Promise.all([plain.teardown(), can.teardown()]);
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  // Each fixture must say what the test expects of it, or it is no use committing.
+  const files = readdirSync(OUT).filter((f) => f.endsWith('.json')).sort();
+  const reports = await replayHistories(
+    files.map((f) => ({ workflowId: path.basename(f, '.json'), label: f, history: JSON.parse(readFileSync(path.join(OUT, f), 'utf8')) })),
+    { workflowBundle },
+  );
+  let wrong = 0;
+  for (const report of reports) {
+    const expected = report.label === 'incompatible.json' ? 'nondeterministic' : 'ok';
+    if (report.outcome !== expected) wrong++;
+    const size = (statSync(path.join(OUT, report.label)).size / 1024).toFixed(0);
+    console.error(`${report.outcome === expected ? 'as expected' : 'WRONG'}  ${report.label} (${size} KB): ${report.outcome}${report.message ? ` (${report.message})` : ''}`);
+  }
+  if (wrong > 0) throw new Error(`${wrong} fixture(s) do not replay as expected`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
