@@ -1,7 +1,6 @@
 import type { SampleLedger, SampleRecord } from '../ledger/types';
 import { aggregateMetrics } from '../metrics';
 import type { TaskScores } from '../metrics';
-import { verifierVersion } from '../verifiers';
 import type { BenchmarkCache } from './benchmark-cache';
 import { sampleStamp } from './stamp';
 import type { AggregateInput } from './types';
@@ -20,7 +19,7 @@ export function aggregateMetricsActivity(deps: AggregateDeps) {
   return async function aggregateMetricsFromLedger(input: AggregateInput): Promise<Record<string, number>> {
     const { plan } = input;
     const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
-    const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan, verifierVersion()));
+    const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan));
     const byTask = new Map<string, SampleRecord[]>();
     for (const sample of samples) {
       if (sample.sample_idx >= plan.num_samples) continue;

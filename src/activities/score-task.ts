@@ -31,9 +31,11 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
     if (!task) throw new BadInputError(`task index ${task_index} is outside benchmark ${plan.benchmark_path} (${benchmark.tasks.length} tasks)`);
 
     const version = verifierVersion();
-    const stamp = sampleStamp(plan, version);
+    const stamp = sampleStamp(plan);
     const finished = new Map((await deps.ledger.samplesOf(plan.eval_id, task.task_id, stamp)).map((s) => [s.sample_idx, s]));
-    const missing = Array.from({ length: plan.num_samples }, (_, i) => i).filter((i) => !finished.has(i));
+    // Completions an older verifier scored are re-verified, never drawn again.
+    const stale = [...finished.values()].filter((s) => s.verifier_version !== version);
+    const missing = plan.rescore_only ? [] : Array.from({ length: plan.num_samples }, (_, i) => i).filter((i) => !finished.has(i));
     const reused = finished.size;
 
     const client = deps.samplers.clientFor(plan.sampler, plan.model);
@@ -44,8 +46,25 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
       judge: plan.judge ? deps.samplers.clientFor(plan.judge, plan.judge.model) : undefined,
       sandbox: { timeoutMs: plan.sandbox.timeout_s * 1000, memoryMb: plan.sandbox.memory_mb },
     };
+    /** Scoring sees the answer, never the reasoning before it. */
+    const score = async (text: string) => {
+      const { answer, reasoning } = splitThinking(text, { openedInPrompt: prompt.opensThinking });
+      try {
+        const reward = await verify(task.verifier, answer, verifyContext);
+        return { reward, reasoning, answer: extractAnswer(task.verifier, answer), verifier_version: version };
+      } catch (err) {
+        if (err instanceof BadInputError) throw new BadInputError(`task ${task.task_id}: ${err.message}`);
+        throw err;
+      }
+    };
+    const keep = async (record: SampleRecord) => {
+      await deps.ledger.record(record);
+      finished.set(record.sample_idx, record);
+      context.heartbeat({ finished: finished.size });
+    };
     const heartbeat = setInterval(() => context.heartbeat({ finished: finished.size }), HEARTBEAT_INTERVAL_MS);
     try {
+      await runPool(stale, parallelism, async (sample) => keep({ ...sample, ...(await score(sample.completion)) }));
       await runPool(missing, parallelism, async (sampleIdx) => {
         const completion = await drawSample(client, prompt, {
           maxTokens: plan.max_tokens,
@@ -54,34 +73,19 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
           seed: sampleIdx,
           signal: context.cancellationSignal,
         });
-        // Scoring sees the answer, never the reasoning before it.
-        const { answer, reasoning } = splitThinking(completion.text, { openedInPrompt: prompt.opensThinking });
-        let reward: number;
-        try {
-          reward = await verify(task.verifier, answer, verifyContext);
-        } catch (err) {
-          if (err instanceof BadInputError) throw new BadInputError(`task ${task.task_id}: ${err.message}`);
-          throw err;
-        }
-        const record: SampleRecord = {
+        await keep({
           eval_id: plan.eval_id,
           task_id: task.task_id,
           task_index,
           sample_idx: sampleIdx,
           stamp,
           completion: completion.text,
-          reasoning,
-          answer: extractAnswer(task.verifier, answer),
-          reward,
+          ...(await score(completion.text)),
           prompt_tokens: completion.promptTokens ?? null,
           completion_tokens: completion.completionTokens ?? null,
           latency_s: completion.latencyS,
           attempts: completion.attempts,
-          verifier_version: version,
-        };
-        await deps.ledger.record(record);
-        finished.set(sampleIdx, record);
-        context.heartbeat({ finished: finished.size });
+        });
       });
     } finally {
       clearInterval(heartbeat);

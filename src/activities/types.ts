@@ -5,7 +5,10 @@ import type { ChatTemplate, SamplerConfig } from '../config/evaluator';
  * task text): workers read the benchmark from `benchmark_path` and check `content_hash`.
  */
 export interface EvalPlan {
+  /** The ledger key of this eval's samples: its workflow id, or the eval it retries or rescores. */
   eval_id: string;
+  /** Re-verify stored completions only; a sample the ledger lacks is not drawn but errored. */
+  rescore_only: boolean;
   benchmark_path: string;
   content_hash: string;
   limit?: number | null;

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { SampleLedger } from '../ledger/types';
 import { openResultsStore } from '../store/open-store';
 import type { PredictionRow } from '../store/types';
@@ -16,7 +17,7 @@ export function uploadResultsActivity(deps: UploadDeps) {
   return async function uploadResults(input: UploadInput): Promise<UploadResult> {
     const { plan } = input;
     const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
-    const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan, verifierVersion()));
+    const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan));
     const tasks = new Map(benchmark.tasks.map((task) => [task.task_id, task]));
     const predictions: PredictionRow[] = samples.flatMap((sample) => {
       const task = tasks.get(sample.task_id);
@@ -48,7 +49,8 @@ export function uploadResultsActivity(deps: UploadDeps) {
           step: input.step,
           split: input.split ?? null,
           metrics: input.metrics,
-          workflow_id: plan.eval_id,
+          workflow_id: Context.current().info.workflowExecution?.workflowId ?? plan.eval_id,
+          verifier_version: verifierVersion(),
         },
         predictions,
       );

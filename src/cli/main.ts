@@ -4,7 +4,9 @@ import { loadEvaluatorFile, selectEntries } from '../config/load';
 import { BadInputError } from '../errors';
 import { runWorkerFromEnv } from '../worker';
 import { formatMetrics, formatProgress } from './progress';
-import { runEvals } from './run-eval';
+import { followProgress, runEvals, withTemporal } from './run-eval';
+import { rerunEval, type RerunMode } from '../client/rerun';
+import { verifierVersion } from '../verifiers';
 import { REPLAY_USAGE, runReplayCommand } from './replay';
 import { runSimulatorFromArgs } from './simulate';
 import type { EvaluateBenchmarkResult } from '../workflows/io';
@@ -15,6 +17,10 @@ const USAGE = `usage:
       (UI on http://127.0.0.1:8233) and an in-process worker.
   evsys worker
       Serves evals on TEMPORAL_ADDRESS (task queue EVSYS_TASK_QUEUE, default "evsys").
+  evsys retry <workflowId> [--json]
+      A new eval for a failed or cancelled one: reuses its finished samples, draws the rest.
+  evsys rescore <workflowId> [--json]
+      Re-verifies an eval's stored completions with today's verifiers, without sampling.
   evsys simulate --benchmark <dir> [--port 8000] [--p-correct 0.7] [--seed 0] [--latency-ms 20]
                  [--rate-429 R] [--retry-after-s S] [--rate-500 R] [--rate-hang R]
                  [--rate-malformed R] [--rate-reset R]
@@ -77,6 +83,22 @@ async function evalCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `evsys retry|rescore <workflowId>`: a new eval on the old one's ledger, then its metrics. */
+async function rerunCommand(mode: RerunMode, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length !== 1) throw new BadInputError(`evsys ${mode} takes one workflow id\n${USAGE}`);
+  const result = await withTemporal(process.env, undefined, async (client, taskQueue) => {
+    const handle = await rerunEval(client, taskQueue, positionals[0], mode);
+    console.error(`${mode} of ${positionals[0]}: workflow ${handle.workflowId}`);
+    return followProgress(handle, undefined);
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify(result.metrics)}\n`);
+  else console.log(formatMetrics(result.metrics));
+  console.error(`verifier version ${verifierVersion()}`);
+  reportUpload(result);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -85,6 +107,9 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       await runWorkerFromEnv();
       return 0;
+    case 'retry':
+    case 'rescore':
+      return rerunCommand(command, rest);
     case 'replay':
       return runReplayCommand(rest);
     case 'simulate':

@@ -49,7 +49,7 @@ async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
   };
 }
 
-async function followProgress(
+export async function followProgress(
   handle: WorkflowHandle<typeof evaluateBenchmark>,
   onProgress: ((p: EvalProgress) => void) | undefined,
 ): Promise<EvaluateBenchmarkResult> {
@@ -77,7 +77,7 @@ async function followProgress(
  * .evsys/temporal.sqlite, its log in .evsys/temporal.log, UI on 127.0.0.1:8233) and an
  * in-process worker.
  */
-async function withTemporal<T>(
+export async function withTemporal<T>(
   env: NodeJS.ProcessEnv,
   onServer: ((server: EmbeddedServer) => void) | undefined,
   use: (client: Client, taskQueue: string) => Promise<T>,

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS evals (
   split TEXT,
   metrics TEXT NOT NULL,
   workflow_id TEXT NOT NULL,
+  verifier_version TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE TABLE IF NOT EXISTS predictions (
@@ -44,7 +45,7 @@ export class SqliteResultsStore implements ResultsStore {
 
   async recordEval(record: EvalRecord, predictions: PredictionRow[]): Promise<string> {
     const insertEval = this.db.prepare(
-      'INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id, verifier_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     const insertPrediction = this.db.prepare(`
       INSERT INTO predictions (eval_id, kind, task_id, sample_idx, step, instruction, expected, completion, reward, metadata)
@@ -58,6 +59,7 @@ export class SqliteResultsStore implements ResultsStore {
         record.split,
         JSON.stringify(record.metrics),
         record.workflow_id,
+        record.verifier_version,
       );
       for (const p of predictions) {
         insertPrediction.run(

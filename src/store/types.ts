@@ -7,6 +7,8 @@ export interface EvalRecord {
   metrics: Record<string, number>;
   /** The Temporal workflow id, so a dashboard can link to the run. */
   workflow_id: string;
+  /** Which verifiers computed the rewards (a rescore records the version it used). */
+  verifier_version: string;
 }
 
 /** SPEC.md's prediction row: one per (task, sample). */

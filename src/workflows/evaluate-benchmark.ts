@@ -88,6 +88,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     );
   }
   const evalId = workflowInfo().workflowId;
+  const ledgerId = input.ledger_id ?? evalId;
   const progress: EvalProgress = {
     phase: 'loading',
     tasks_total: 0,
@@ -113,7 +114,8 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   progress.phase = 'scoring';
 
   const plan: EvalPlan = {
-    eval_id: evalId,
+    eval_id: ledgerId,
+    rescore_only: input.rescore_only,
     benchmark_path: evaluator.benchmark.path,
     content_hash: benchmark.content_hash,
     limit: evaluator.limit,

@@ -11,6 +11,13 @@ export const EvaluateBenchmarkInputSchema = z.strictObject({
   step: z.number().int().min(0).default(0),
   /** The checkpoint to score: sent as the request's `model`, overriding `sampler.model`. */
   model_path: z.string().min(1).nullish(),
+  /**
+   * Whose ledger samples this eval reads and writes: by default its own workflow id; `evsys
+   * retry` and `evsys rescore` point it at the eval they redo.
+   */
+  ledger_id: z.string().min(1).optional(),
+  /** Re-verify the stored completions with today's verifiers; draw no new samples. */
+  rescore_only: z.boolean().default(false),
   /** Set only by the workflow itself when it continues as new: where the last run stopped. */
   resume: z
     .strictObject({
