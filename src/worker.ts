@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { SqliteLedger } from './ledger/sqlite-ledger';
+import { openLedger } from './ledger/open-ledger';
 import type { SampleLedger } from './ledger/types';
 
 export const DEFAULT_TASK_QUEUE = 'evsys';
@@ -30,6 +30,9 @@ export function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worker> {
     activities: createActivities({ ledger: opts.ledger, env: opts.env ?? process.env }),
     // Activities wait on the sampler, not the CPU: the workflow's n_concurrent is the real cap.
     maxConcurrentActivityTaskExecutions: 1000,
+    // Cancellation reaches an activity only with a heartbeat's reply; the SDK's default throttle
+    // (0.8 x heartbeatTimeout = 24 s) would keep a cancelled eval sampling that long.
+    maxHeartbeatThrottleInterval: '1 second',
   });
 }
 
@@ -37,7 +40,7 @@ export function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worker> {
 export async function runWorkerFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
   const connection = await NativeConnection.connect({ address });
-  const ledger = new SqliteLedger(path.resolve(env.EVSYS_LEDGER ?? DEFAULT_LEDGER_FILE));
+  const ledger = openLedger(env.EVSYS_LEDGER ?? DEFAULT_LEDGER_FILE);
   try {
     const worker = await createEvsysWorker({
       connection,

@@ -6,7 +6,7 @@ import { loadBenchmark } from '../benchmark/load';
 import { startOrAttachEval } from '../client/start-eval';
 import type { EvaluatorFileEntry, SamplerConfig } from '../config/evaluator';
 import { BadInputError } from '../errors';
-import { SqliteLedger } from '../ledger/sqlite-ledger';
+import { openLedger } from '../ledger/open-ledger';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
 import { startEmbeddedServer, type EmbeddedServer } from '../temporal/embedded-server';
 import { createEvsysWorker, DEFAULT_LEDGER_FILE, DEFAULT_TASK_QUEUE } from '../worker';
@@ -103,7 +103,7 @@ export async function withTemporal<T>(
       Connection.connect({ address: server.address }),
       NativeConnection.connect({ address: server.address }),
     ]);
-    const ledger = new SqliteLedger(path.resolve(env.EVSYS_LEDGER ?? DEFAULT_LEDGER_FILE));
+    const ledger = openLedger(env.EVSYS_LEDGER ?? DEFAULT_LEDGER_FILE);
     try {
       const worker = await createEvsysWorker({ connection: workerConnection, taskQueue, ledger, env });
       return await worker.runUntil(use(new Client({ connection }), taskQueue));

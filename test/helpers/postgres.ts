@@ -1,0 +1,191 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+/**
+ * A real, throwaway PostgreSQL server per call: its own temp dir, data dir, socket dir and port,
+ * so several test files (vitest runs them in parallel forks) each start their own.
+ */
+export interface PostgresServer {
+  /** A fresh database on the server, `postgresql://postgres@127.0.0.1:<port>/evsys_test`. */
+  url: string;
+  /** Another fresh, empty database on the same server; its URL. */
+  createDatabase(): Promise<string>;
+  /** Stops the server and deletes its files. */
+  stop(): Promise<void>;
+}
+
+const INSTALL_HINT =
+  'PostgreSQL server binaries (initdb, postgres) were not found. Install them with ' +
+  '`apt-get install -y postgresql` (Debian/Ubuntu), or set PG_BINDIR to the directory that holds them.';
+
+const run = promisify(execFile);
+
+/** Every server still running when the test process exits is killed, even if a test forgot it. */
+const servers = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const server of servers) server.kill('SIGKILL');
+});
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = findBinDir();
+  const user = serverUser();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'evsys-pg-'));
+  if (user) chownSync(dir, user.uid, user.gid);
+  const dataDir = path.join(dir, 'data');
+  const as = { cwd: dir, ...(user ?? {}) };
+  try {
+    await run(
+      path.join(bin, 'initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
+      { ...as, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const { stderr, stdout } = err as { stderr?: string; stdout?: string };
+    throw new Error(`initdb failed in ${dir}: ${stderr || stdout || (err as Error).message}`);
+  }
+
+  // The port is free when probed, but another process may take it before postgres binds: retry.
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child = spawn(
+      path.join(bin, 'postgres'),
+      [
+        '-D', dataDir,
+        '-p', String(port),
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', `unix_socket_directories=${dir}`,
+        // Throwaway data: durability costs time and buys nothing.
+        '-c', 'fsync=off',
+        '-c', 'synchronous_commit=off',
+        '-c', 'full_page_writes=off',
+        '-c', `logging_collector=off`,
+      ],
+      { ...as, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    servers.add(child);
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    exited.then(() => servers.delete(child));
+
+    const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+    try {
+      await waitForConnections(adminUrl, exited, () => log);
+    } catch (err) {
+      lastError = err as Error;
+      child.kill('SIGKILL');
+      await exited;
+      if (/could not bind|address already in use/i.test(log)) continue;
+      break;
+    }
+
+    let databases = 0;
+    const createDatabase = async (): Promise<string> => {
+      const name = databases++ === 0 ? 'evsys_test' : `evsys_test_${databases}`;
+      const admin = new Client({ connectionString: adminUrl });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end();
+      }
+      return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+    };
+    const stop = async (): Promise<void> => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT'); // fast shutdown: disconnects clients, no waiting for them
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      return { url: await createDatabase(), createDatabase, stop };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw lastError ?? new Error('postgres did not start');
+}
+
+/** PG_BINDIR, else the newest Debian server install, else initdb and postgres on PATH. */
+function findBinDir(): string {
+  const hasServer = (dir: string) =>
+    ['initdb', 'postgres'].every((exe) => {
+      try {
+        accessSync(path.join(dir, exe), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  if (process.env.PG_BINDIR) {
+    if (hasServer(process.env.PG_BINDIR)) return process.env.PG_BINDIR;
+    throw new Error(`PG_BINDIR=${process.env.PG_BINDIR} has no initdb and postgres. ${INSTALL_HINT}`);
+  }
+  const debian = '/usr/lib/postgresql';
+  if (existsSync(debian)) {
+    const versions = readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) {
+      const dir = path.join(debian, version, 'bin');
+      if (hasServer(dir)) return dir;
+    }
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && hasServer(dir)) return dir;
+  }
+  throw new Error(INSTALL_HINT);
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package creates. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((line) => line.split(':'))
+    .find((fields) => fields[0] === 'postgres');
+  if (!entry) throw new Error(`running as root, but there is no postgres user to run the server as. ${INSTALL_HINT}`);
+  return { uid: Number(entry[2]), gid: Number(entry[3]) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForConnections(url: string, exited: Promise<void>, log: () => string): Promise<void> {
+  let gone = false;
+  exited.then(() => (gone = true));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (gone) throw new Error(`postgres exited before accepting connections:\n${log()}`);
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${(err as Error).message}\n${log()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
