@@ -1,0 +1,18 @@
+// evsys's public API for orchestrators and extensions (`import { ... } from 'evsys'`).
+export { EvaluatorSchema, isDue, type Evaluator, type EvaluatorInput } from './config/evaluator';
+export { loadEvaluatorFile, selectEntries } from './config/load';
+export { evalWorkflowId, startOrAttachEval } from './client/start-eval';
+export { rerunEval, type RerunMode } from './client/rerun';
+export {
+  EvaluateBenchmarkInputSchema,
+  EvaluateBenchmarkResultSchema,
+  type EvalProgress,
+  type EvaluateBenchmarkInput,
+  type EvaluateBenchmarkResult,
+} from './workflows/io';
+export { progressQuery } from './workflows/evaluate-benchmark';
+export { createEvsysWorker, DEFAULT_TASK_QUEUE } from './worker';
+export { openLedger } from './ledger/open-ledger';
+export { registerVerifier } from './verifiers';
+export { registerMetric, registerMetricFamily } from './metrics';
+export { startSimulator } from './simulator/server';
