@@ -3,6 +3,7 @@
 // tasks/s, peak RSS of this process (worker + simulator + client), and the workflow's runs
 // (continue-as-new) with their history lengths.
 // Run: npx tsx bench/scale.ts [tasks=1000] [samples=4] [latencyMs=50] [concurrency=256]
+// EVSYS_BENCH_SERVER_ARGS passes extra `temporal server start-dev` flags (dynamic config).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   );
   writeFileSync(path.join(dir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
   const { tasks } = await loadBenchmark(dir);
-  const [env, sim] = await Promise.all([startDevServer(), startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs })]);
+  const [env, sim] = await Promise.all([startDevServer({ extraArgs: (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) }), startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs })]);
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
   const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'scale', ledger });
   let peakRss = 0;
