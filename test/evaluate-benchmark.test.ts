@@ -4,36 +4,26 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
 import { EvaluatorSchema, type EvaluatorInput } from '../src/config/evaluator';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
+import type { RunningSimulator } from '../src/simulator/server';
 import { evaluateBenchmark } from '../src/workflows';
 import type { EvaluateBenchmarkInput } from '../src/workflows/io';
 import { expectedFromOracle } from './helpers/expected-metrics';
-import { startTemporalFixture, tempDir, type TemporalFixture } from './helpers/temporal';
+import { EXAMPLE, useExampleFixture } from './helpers/example-fixture';
+import { tempDir, type TemporalFixture } from './helpers/temporal';
 
-const EXAMPLE = path.resolve(__dirname, '..', 'examples', 'arithmetic');
 
+const example = useExampleFixture({ seed: 7, pCorrect: 0.6, latencyMs: 20 });
 let temporal: TemporalFixture;
 let tasks: Task[];
-const simulators: RunningSimulator[] = [];
-
-beforeAll(async () => {
-  [temporal, { tasks }] = await Promise.all([startTemporalFixture(), loadBenchmark(EXAMPLE)]);
+beforeAll(() => {
+  ({ temporal, tasks } = example.current());
 });
 
-afterAll(async () => {
-  await Promise.all(simulators.map((s) => s.close()));
-  await temporal?.teardown();
-});
-
-async function simulator(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
-  const sim = await startSimulator({ tasks, seed: 7, pCorrect: 0.6, latencyMs: 20, ...opts });
-  simulators.push(sim);
-  return sim;
-}
+const simulator = example.simulator;
 
 function evaluator(sim: RunningSimulator, overrides: Partial<EvaluatorInput> = {}): EvaluatorInput {
   return {
@@ -165,8 +155,7 @@ describe('evaluateBenchmark on a real dev server', () => {
       path.join(dir, 'tasks.jsonl'),
       JSON.stringify({ task_id: 't-odd', instruction: 'Say hi.', verifier: { kind: 'in_process', fn_name: 'no_such_fn', expected: 'hi' } }) + '\n',
     );
-    const sim = await startSimulator({ tasks: (await loadBenchmark(dir)).tasks, seed: 1, pCorrect: 1, latencyMs: 0 });
-    simulators.push(sim);
+    const sim = await simulator({ tasks: (await loadBenchmark(dir)).tasks, seed: 1, pCorrect: 1, latencyMs: 0 });
     const failure = await runEval({ evaluator: evaluator(sim, { benchmark: { path: dir } }) }).catch((e) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const message = String(failure.cause?.cause?.message ?? failure.cause?.message);

@@ -1,39 +1,26 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
 import { rerunEval } from '../src/client/rerun';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import { registerVerifier, verifierVersion } from '../src/verifiers';
 import { evaluateBenchmark } from '../src/workflows';
 import type { EvaluateBenchmarkInput } from '../src/workflows/io';
 import { expectedFromOracle } from './helpers/expected-metrics';
-import { startTemporalFixture, type TemporalFixture } from './helpers/temporal';
+import { EXAMPLE, useExampleFixture } from './helpers/example-fixture';
+import type { TemporalFixture } from './helpers/temporal';
 
-const EXAMPLE = path.resolve(__dirname, '..', 'examples', 'arithmetic');
 const SEED = 5;
 const P = 0.6;
 const N = 3;
 
+const example = useExampleFixture({ seed: SEED, pCorrect: P, latencyMs: 5 });
 let temporal: TemporalFixture;
 let tasks: Task[];
-const simulators: RunningSimulator[] = [];
-
-beforeAll(async () => {
-  [temporal, { tasks }] = await Promise.all([startTemporalFixture(), loadBenchmark(EXAMPLE)]);
+beforeAll(() => {
+  ({ temporal, tasks } = example.current());
 });
 
-afterAll(async () => {
-  await Promise.all(simulators.map((s) => s.close()));
-  await temporal?.teardown();
-});
-
-async function simulator(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
-  const sim = await startSimulator({ tasks, seed: SEED, pCorrect: P, latencyMs: 5, ...opts });
-  simulators.push(sim);
-  return sim;
-}
+const simulator = example.simulator;
 
 function input(url: string, overrides: Record<string, unknown> = {}): EvaluateBenchmarkInput {
   return {
@@ -75,7 +62,6 @@ describe('re-running evals on their ledger', () => {
     // The sampler is healthy again at the same address.
     const port = Number(new URL(flaky.url).port);
     await flaky.close();
-    simulators.splice(simulators.indexOf(flaky), 1);
     const healthy = await simulator({ port });
     const retry = await rerunEval(temporal.env.client, temporal.taskQueue, workflowId, 'retry');
     const { metrics } = await retry.result();

@@ -1,29 +1,21 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBenchmark } from '../src/benchmark/load';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../src/benchmark/task';
-import { startSimulator, type RunningSimulator } from '../src/simulator/server';
+import type { RunningSimulator } from '../src/simulator/server';
 import { isCorrectSample } from '../src/simulator/oracle';
 import { evaluateBenchmark } from '../src/workflows';
 import type { EvaluateBenchmarkInput } from '../src/workflows/io';
-import { startTemporalFixture, type TemporalFixture } from './helpers/temporal';
+import { EXAMPLE, useExampleFixture } from './helpers/example-fixture';
+import type { TemporalFixture } from './helpers/temporal';
 
-const EXAMPLE = path.resolve(__dirname, '..', 'examples', 'arithmetic');
 const SEED = 11;
 const P = 0.5;
 const N = 4;
 
+const example = useExampleFixture({ seed: SEED, pCorrect: P, latencyMs: 5 });
 let temporal: TemporalFixture;
 let tasks: Task[];
-const simulators: RunningSimulator[] = [];
-
-beforeAll(async () => {
-  [temporal, { tasks }] = await Promise.all([startTemporalFixture(), loadBenchmark(EXAMPLE)]);
-});
-
-afterAll(async () => {
-  await Promise.all(simulators.map((s) => s.close()));
-  await temporal?.teardown();
+beforeAll(() => {
+  ({ temporal, tasks } = example.current());
 });
 
 function choose(n: number, k: number): number {
@@ -61,10 +53,8 @@ async function run(sim: RunningSimulator, overrides: Record<string, unknown>) {
   });
 }
 
-async function simulator(thinking: boolean): Promise<RunningSimulator> {
-  const sim = await startSimulator({ tasks, seed: SEED, pCorrect: P, latencyMs: 5, thinking });
-  simulators.push(sim);
-  return sim;
+function simulator(thinking: boolean): Promise<RunningSimulator> {
+  return example.simulator({ thinking });
 }
 
 describe('evaluation semantics through the workflow', () => {
