@@ -89,4 +89,24 @@ describe('a long eval', () => {
     expect(await again.result()).toEqual(firstResult);
     expect(sim.stats().requests).toBe(requestsAfterFirst);
   });
+
+  it('can be found by run id and evaluator, with a summary a person can read', async () => {
+    const handle = await startOrAttachEval(temporal.env.client, temporal.taskQueue, input('findable-run'));
+    await handle.result();
+    const found: string[] = [];
+    const query = `EvsysRunId = 'findable-run' AND EvsysEvaluator = 'can' AND EvsysStep = 1`;
+    // Visibility is eventually consistent: give the dev server a moment to index.
+    for (let attempt = 0; attempt < 20 && found.length === 0; attempt++) {
+      for await (const run of temporal.env.client.workflow.list({ query })) found.push(run.workflowId);
+      if (found.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(new Set(found)).toEqual(new Set([handle.workflowId]));
+    // The summary is the first run's; a run after continue-as-new starts without one.
+    const runs = [];
+    for await (const run of temporal.env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(run);
+    const first = runs.reduce((a, b) => (a.startTime <= b.startTime ? a : b));
+    const firstRun = temporal.env.client.workflow.getHandle(handle.workflowId, first.runId);
+    const summary = await (await firstRun.describe()).staticSummary();
+    expect(summary).toMatch(/^can on .* · step 1 · simulator · 2 sample\(s\)\/task · run findable-run$/);
+  });
 });

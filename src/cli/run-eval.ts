@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadBenchmark } from '../benchmark/load';
+import { ensureSearchAttributes } from '../client/search-attributes';
 import { startOrAttachEval } from '../client/start-eval';
 import type { EvaluatorFileEntry, SamplerConfig } from '../config/evaluator';
 import { BadInputError } from '../errors';
@@ -85,8 +86,10 @@ export async function withTemporal<T>(
   const taskQueue = env.EVSYS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   if (env.TEMPORAL_ADDRESS) {
     const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+    const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
     try {
-      return await use(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' }), taskQueue);
+      await ensureSearchAttributes(connection, namespace);
+      return await use(new Client({ connection, namespace }), taskQueue);
     } finally {
       await connection.close();
     }

@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { BadInputError } from '../errors';
 import type { evaluateBenchmark } from '../workflows';
 import { EvaluateBenchmarkInputSchema, type ParsedEvaluateBenchmarkInput } from '../workflows/io';
+import { evalSearchAttributes, evalSummary } from './search-attributes';
 
 export type RerunMode = 'retry' | 'rescore';
 
@@ -43,5 +44,7 @@ export async function rerunEval(
     taskQueue,
     workflowId: `${workflowId}:${mode}-${Date.now().toString(36)}`,
     args: [input],
+    typedSearchAttributes: evalSearchAttributes(input),
+    staticSummary: `${mode} of ${workflowId}: ${evalSummary(input)}`,
   });
 }

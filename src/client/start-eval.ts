@@ -3,6 +3,7 @@ import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { evaluateBenchmark } from '../workflows';
 import type { ParsedEvaluateBenchmarkInput } from '../workflows/io';
+import { evalSearchAttributes, evalSummary } from './search-attributes';
 
 function benchmarkKey(input: ParsedEvaluateBenchmarkInput): string {
   const { benchmark, benchmark_id } = input.evaluator;
@@ -41,6 +42,8 @@ export async function startOrAttachEval(
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: evalSearchAttributes(input),
+      staticSummary: evalSummary(input),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
   } catch (err) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTE_KEYS } from '../client/search-attributes';
 import { resolveTemporalExecutable } from './cli-path';
 
 export interface DevServerOptions {
@@ -29,6 +30,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<TestW
       ui: opts.uiPort !== undefined,
       uiPort: opts.uiPort,
       extraArgs: opts.extraArgs,
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
     },
   });
 }

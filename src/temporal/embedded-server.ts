@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { searchAttributeFlags } from '../client/search-attributes';
 import { resolveTemporalExecutable } from './cli-path';
 
 export interface EmbeddedServerOptions {
@@ -65,7 +66,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const child = spawn(
     executable.path,
     ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort),
-      '--db-filename', opts.dbFile, '--log-level', 'warn'],
+      '--db-filename', opts.dbFile, '--log-level', 'warn', ...searchAttributeFlags()],
     { stdio: ['ignore', log, log] },
   );
   closeSync(log);
