@@ -3,6 +3,7 @@ export { EvaluatorSchema, isDue, type Evaluator, type EvaluatorInput } from './c
 export { loadEvaluatorFile, selectEntries } from './config/load';
 export { evalWorkflowId, startOrAttachEval } from './client/start-eval';
 export { rerunEval, type RerunMode } from './client/rerun';
+export { Evaluations, type BacklogPolicy, type EvaluationsOptions, type StartedEvaluation } from './client/evaluations';
 export {
   EvaluateBenchmarkInputSchema,
   EvaluateBenchmarkResultSchema,

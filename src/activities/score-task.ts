@@ -66,13 +66,18 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
     try {
       await runPool(stale, parallelism, async (sample) => keep({ ...sample, ...(await score(sample.completion)) }));
       await runPool(missing, parallelism, async (sampleIdx) => {
-        const completion = await drawSample(client, prompt, {
+        const request = {
           maxTokens: plan.max_tokens,
           temperature: plan.temperature,
           // The sample index as seed makes each sample reproducible and distinct at temperature > 0.
           seed: sampleIdx,
           signal: context.cancellationSignal,
-        });
+        };
+        const completion = await deps.samplers.throttled(
+          plan.sampler.base_url,
+          () => drawSample(client, prompt, request),
+          context.cancellationSignal,
+        );
         await keep({
           eval_id: plan.eval_id,
           task_id: task.task_id,
