@@ -102,6 +102,16 @@ describe('evaluateBenchmark on a real dev server', () => {
     const passed = db.prepare('SELECT COUNT(*) AS n FROM predictions WHERE reward >= 1').get() as { n: number };
     expect(passed.n / (tasks.length * 3)).toBeCloseTo(result.metrics.pass_rate, 12);
     db.close();
+
+    // The same (run, benchmark, step, split) uploaded again replaces the record and its rows.
+    await runEval({
+      evaluator: evaluator(sim, { store, run_id: 'run-a', benchmark_id: 'quick-v1', split: 'val' }),
+      step: 10,
+    });
+    const again = new Database(store, { readonly: true });
+    expect(again.prepare('SELECT COUNT(*) AS n FROM evals').get()).toEqual({ n: 1 });
+    expect(again.prepare('SELECT COUNT(*) AS n FROM predictions').get()).toEqual({ n: tasks.length * 3 });
+    again.close();
   });
 
   it('succeeds when the upload target fails, and says why in its result', async () => {

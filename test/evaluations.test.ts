@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
@@ -8,6 +11,8 @@ import { EXAMPLE } from './helpers/example-fixture';
 import { expectedFromOracle } from './helpers/expected-metrics';
 import { startTemporalFixture, type TemporalFixture } from './helpers/temporal';
 
+const run = promisify(execFile);
+const EVSYS = path.resolve(__dirname, '..', 'bin', 'evsys.js');
 const ENDPOINT_LIMIT = 3;
 let temporal: TemporalFixture;
 let tasks: Task[];
@@ -96,5 +101,19 @@ describe('the client API for training loops', () => {
       (await temporal.env.client.workflow.getHandle(first.workflowId).describe()).status.name === 'CANCELLED',
     );
     if (third.started) await temporal.env.client.workflow.getHandle(third.workflowId).terminate('test done');
+  });
+
+  it('`evsys status` prints a running eval\'s progress line and a finished one\'s metrics', async () => {
+    const slow = await simulator(300);
+    const evals = new Evaluations({ client: temporal.env.client, taskQueue: temporal.taskQueue });
+    const started = await evals.startEvaluation(entry(slow, 'status-run'), { step: 7 });
+    if (!started.started) throw new Error(started.reason);
+    const env = { ...process.env, TEMPORAL_ADDRESS: temporal.env.address };
+    const status = () =>
+      run(process.execPath, [EVSYS, 'status', started.workflowId], { env, timeout: 60_000 }).then((r) => r.stdout);
+
+    expect(await status()).toMatch(/^\[(loading|scoring)\] tasks \d+\/\d+ \| samples \d+/);
+    await temporal.env.client.workflow.getHandle(started.workflowId).result();
+    expect(await status()).toMatch(/^completed\nmetric +value\n[\s\S]*mean_reward +\d/);
   });
 });

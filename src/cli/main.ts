@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { evaluateBenchmark } from '../workflows';
+import { progressQuery } from '../workflows/evaluate-benchmark';
 import { loadEvaluatorFile, selectEntries } from '../config/load';
 import { BadInputError } from '../errors';
 import { runWorkerFromEnv } from '../worker';
@@ -17,6 +20,8 @@ const USAGE = `usage:
       (UI on http://127.0.0.1:8233) and an in-process worker.
   evsys worker
       Serves evals on TEMPORAL_ADDRESS (task queue EVSYS_TASK_QUEUE, default "evsys").
+  evsys status <workflowId>
+      The progress of a running eval (TEMPORAL_ADDRESS, default the embedded 127.0.0.1:7233).
   evsys retry <workflowId> [--json]
       A new eval for a failed or cancelled one: reuses its finished samples, draws the rest.
   evsys rescore <workflowId> [--json]
@@ -99,6 +104,29 @@ async function rerunCommand(mode: RerunMode, args: string[]): Promise<number> {
   return 0;
 }
 
+/** `evsys status <workflowId>`: the progress line of a running eval, or a finished one's metrics. */
+async function statusCommand(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true });
+  if (positionals.length !== 1) throw new BadInputError(`evsys status takes one workflow id\n${USAGE}`);
+  // Without TEMPORAL_ADDRESS: the embedded server of an `evsys eval` running on this machine.
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  try {
+    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const handle = client.workflow.getHandle<typeof evaluateBenchmark>(positionals[0]);
+    const { status, startTime } = await handle.describe();
+    if (status.name === 'RUNNING') {
+      console.log(formatProgress(await handle.query(progressQuery), (Date.now() - startTime.getTime()) / 1000));
+    } else if (status.name === 'COMPLETED') {
+      console.log(`completed\n${formatMetrics((await handle.result()).metrics)}`);
+    } else {
+      console.log(status.name.toLowerCase());
+    }
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -107,6 +135,8 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       await runWorkerFromEnv();
       return 0;
+    case 'status':
+      return statusCommand(rest);
     case 'retry':
     case 'rescore':
       return rerunCommand(command, rest);

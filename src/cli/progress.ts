@@ -4,10 +4,12 @@ import type { EvalProgress } from '../workflows/io';
 export function formatProgress(p: EvalProgress, elapsedS: number): string {
   const passRate = p.samples_done > 0 ? ((100 * p.samples_passed) / p.samples_done).toFixed(1) : '-';
   const rate = elapsedS > 0 ? (p.samples_done / elapsedS).toFixed(1) : '0';
+  const finished = p.tasks_done + p.tasks_failed;
+  const eta = finished > 0 && finished < p.tasks_total ? ` | ETA ${((elapsedS / finished) * (p.tasks_total - finished)).toFixed(0)}s` : '';
   return (
-    `[${p.phase}] tasks ${p.tasks_done + p.tasks_failed}/${p.tasks_total}` +
+    `[${p.phase}] tasks ${finished}/${p.tasks_total}` +
     ` | samples ${p.samples_done} (${rate}/s, ${p.samples_in_flight} in flight)` +
-    ` | pass ${passRate}% | errors ${p.samples_errored} | ${elapsedS.toFixed(0)}s`
+    ` | pass ${passRate}% | errors ${p.samples_errored} | ${elapsedS.toFixed(0)}s${eta}`
   );
 }
 

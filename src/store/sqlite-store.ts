@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS predictions (
   metadata TEXT NOT NULL,
   PRIMARY KEY (eval_id, task_id, sample_idx)
 );
+CREATE UNIQUE INDEX IF NOT EXISTS evals_by_key ON evals (run_id, benchmark_id, step, COALESCE(split, ''));
 `;
 
 /** The embedded results store: one SQLite file that the dashboard reads. */
@@ -50,8 +51,14 @@ export class SqliteResultsStore implements ResultsStore {
     const insertPrediction = this.db.prepare(`
       INSERT INTO predictions (eval_id, kind, task_id, sample_idx, step, instruction, expected, completion, reward, metadata)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // One record per (run, benchmark, step, split): an eval uploaded again (a retry, a
+    // rescore) replaces the old record and its predictions.
+    const deletePrevious = this.db.prepare(
+      "DELETE FROM evals WHERE run_id = ? AND benchmark_id = ? AND step = ? AND COALESCE(split, '') = COALESCE(?, '')",
+    );
     // One transaction: a crash leaves either the whole eval or nothing, never orphans.
     const write = this.db.transaction(() => {
+      deletePrevious.run(record.run_id, record.benchmark_id, record.step, record.split);
       const { lastInsertRowid } = insertEval.run(
         record.run_id,
         record.benchmark_id,

@@ -1,4 +1,4 @@
-/** SPEC.md's eval record: one per (run, benchmark, step, split). */
+/** SPEC.md's eval record: one per (run, benchmark, step, split); a new upload replaces it. */
 export interface EvalRecord {
   run_id: string;
   benchmark_id: string;
