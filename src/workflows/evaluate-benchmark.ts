@@ -129,12 +129,54 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     judge: evaluator.judge,
     sandbox: evaluator.sandbox,
   };
-  const { scoreTask } = scoringActivities(evaluator.max_task_attempts);
+  const taskIndex = await scoreTasks(plan, evaluator, progress, slots, input.resume?.next_task_index ?? 0, benchmark.n_tasks);
+  if (taskIndex < benchmark.n_tasks) {
+    const { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } = progress;
+    await continueAsNew<typeof evaluateBenchmark>({
+      ...input,
+      resume: { next_task_index: taskIndex, content_hash: benchmark.content_hash, progress: { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } },
+    });
+  }
 
+  progress.phase = 'aggregating';
+  const metrics = await aggregateMetrics({
+    plan,
+    metrics: evaluator.metrics,
+    breakdown_keys: evaluator.breakdown_keys,
+    stderr: evaluator.stderr,
+  });
+  checkErrorBudget(metrics, benchmark.n_tasks * evaluator.num_samples, evaluator.max_error_rate);
+
+  progress.phase = 'uploading';
+  const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
+  progress.phase = 'done';
+  return {
+    eval_id: evalId,
+    evaluator: evaluator.name,
+    step: input.step,
+    benchmark: { name: benchmark.name, content_hash: benchmark.content_hash, n_tasks: benchmark.n_tasks },
+    metrics,
+    upload,
+  };
+}
+
+/**
+ * Schedules one scoreTask per task from `startIndex` while request slots are free, and returns
+ * the index of the first task not scheduled: the end, or where continue-as-new must resume.
+ */
+async function scoreTasks(
+  plan: EvalPlan,
+  evaluator: ParsedEvaluateBenchmarkInput['evaluator'],
+  progress: EvalProgress,
+  slots: SampleSlots,
+  startIndex: number,
+  nTasks: number,
+): Promise<number> {
+  const { scoreTask } = scoringActivities(evaluator.max_task_attempts);
   let fatal: unknown;
   const inFlight = new Set<Promise<void>>();
-  let taskIndex = input.resume?.next_task_index ?? 0;
-  for (; taskIndex < benchmark.n_tasks && fatal === undefined; taskIndex++) {
+  let taskIndex = startIndex;
+  for (; taskIndex < nTasks; taskIndex++) {
     await condition(() => slots.free > 0 || fatal !== undefined);
     // A long eval's history would outgrow the server's limits: stop scheduling, let the tasks
     // in flight finish (so no request is abandoned), and go on in a fresh run.
@@ -165,42 +207,19 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   }
   await Promise.all(inFlight);
   if (fatal !== undefined) throw fatal;
-  if (taskIndex < benchmark.n_tasks) {
-    const { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } = progress;
-    await continueAsNew<typeof evaluateBenchmark>({
-      ...input,
-      resume: { next_task_index: taskIndex, content_hash: benchmark.content_hash, progress: { tasks_done, tasks_failed, samples_done, samples_passed, samples_errored } },
-    });
-  }
+  return taskIndex;
+}
 
-  progress.phase = 'aggregating';
-  const metrics = await aggregateMetrics({
-    plan,
-    metrics: evaluator.metrics,
-    breakdown_keys: evaluator.breakdown_keys,
-    stderr: evaluator.stderr,
-  });
-  const totalSamples = benchmark.n_tasks * evaluator.num_samples;
-  const erroredShare = totalSamples > 0 ? (metrics.n_errored_samples ?? 0) / totalSamples : 0;
-  if (erroredShare > evaluator.max_error_rate) {
+/** Too many infrastructure errors make metrics meaningless: fail, keeping the ledger for a retry. */
+function checkErrorBudget(metrics: Record<string, number>, totalSamples: number, maxErrorRate: number): void {
+  const errored = metrics.n_errored_samples ?? 0;
+  if (totalSamples > 0 && errored / totalSamples > maxErrorRate) {
     throw ApplicationFailure.nonRetryable(
-      `${metrics.n_errored_samples} of ${totalSamples} samples failed for infrastructure reasons, more than ` +
-        `max_error_rate ${evaluator.max_error_rate}; the finished samples are kept: start this eval again to draw only the rest`,
+      `${errored} of ${totalSamples} samples failed for infrastructure reasons, more than ` +
+        `max_error_rate ${maxErrorRate}; the finished samples are kept: start this eval again to draw only the rest`,
       'TooManyErroredSamples',
     );
   }
-
-  progress.phase = 'uploading';
-  const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
-  progress.phase = 'done';
-  return {
-    eval_id: evalId,
-    evaluator: evaluator.name,
-    step: input.step,
-    benchmark: { name: benchmark.name, content_hash: benchmark.content_hash, n_tasks: benchmark.n_tasks },
-    metrics,
-    upload,
-  };
 }
 
 async function uploadBestEffort(
