@@ -10,6 +10,7 @@ import { formatMetrics, formatProgress } from './progress';
 import { followProgress, runEvals, withTemporal } from './run-eval';
 import { rerunEval, type RerunMode } from '../client/rerun';
 import { verifierVersion } from '../verifiers';
+import { DASHBOARD_USAGE, runDashboardCommand } from '../dashboard/server';
 import { REPLAY_USAGE, runReplayCommand } from './replay';
 import { runSimulatorFromArgs } from './simulate';
 import type { EvaluateBenchmarkResult } from '../workflows/io';
@@ -30,6 +31,7 @@ const USAGE = `usage:
                  [--rate-429 R] [--retry-after-s S] [--rate-500 R] [--rate-hang R]
                  [--rate-malformed R] [--rate-reset R]
       A simulated OpenAI-compatible model (not a real model) that knows the benchmark.
+${DASHBOARD_USAGE}
 ${REPLAY_USAGE.replace(/^usage:\n/, "")}`;
 
 function reportUpload(result: EvaluateBenchmarkResult): void {
@@ -140,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
     case 'retry':
     case 'rescore':
       return rerunCommand(command, rest);
+    case 'dashboard':
+      return runDashboardCommand(rest);
     case 'replay':
       return runReplayCommand(rest);
     case 'simulate':

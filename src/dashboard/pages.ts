@@ -1,0 +1,208 @@
+import { lineChart, type ChartSeries } from './chart';
+import { esc, fmt, page } from './html';
+import type { EvalRow, PredictionView, RunSummary, StoreReader } from './read-store';
+
+export const PAGE_SIZE = 200;
+
+export interface PageContext {
+  store: StoreReader;
+  /** Base URL of the Temporal UI, without a trailing slash; unset = no links to it. */
+  temporalUiUrl?: string;
+  namespace: string;
+}
+
+/** `key=bucket/metric`, as `breakdown_keys` name them; the bucket may itself contain `/`. */
+export function parseBreakdown(name: string): { key: string; bucket: string; metric: string } | undefined {
+  const eq = name.indexOf('=');
+  const slash = name.lastIndexOf('/');
+  if (eq <= 0 || slash <= eq) return undefined;
+  return { key: name.slice(0, eq), bucket: name.slice(eq + 1, slash), metric: name.slice(slash + 1) };
+}
+
+const isStderr = (name: string) => name.endsWith('_stderr');
+
+function temporalWorkflowUrl(ctx: PageContext, workflowId: string): string | undefined {
+  if (!ctx.temporalUiUrl) return undefined;
+  return `${ctx.temporalUiUrl}/namespaces/${encodeURIComponent(ctx.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function temporalRunUrl(ctx: PageContext, runId: string): string | undefined {
+  if (!ctx.temporalUiUrl) return undefined;
+  const query = `EvsysRunId="${runId.replace(/["\\]/g, '\\$&')}"`;
+  return `${ctx.temporalUiUrl}/namespaces/${encodeURIComponent(ctx.namespace)}/workflows?query=${encodeURIComponent(query)}`;
+}
+
+const runHref = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
+const evalHref = (id: number) => `/evals/${id}`;
+
+export function indexPage(runs: RunSummary[]): string {
+  const rows = runs
+    .map(
+      (r) => `<tr><td><a class="run" href="${esc(runHref(r.run_id))}">${esc(r.run_id)}</a></td><td class="num">${esc(r.n_evals)}</td>
+<td class="num">${esc(r.last_step)}</td><td>${esc(r.benchmarks)}</td><td class="muted">${esc(r.last_at)}</td></tr>`,
+    )
+    .join('\n');
+  const body = runs.length
+    ? `<table class="runs"><thead><tr><th>run</th><th>evals</th><th>last step</th><th>benchmarks</th><th>last eval at</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '<p class="muted">No evals in this store yet. Evals with <code>store</code> and <code>run_id</code> set upload here.</p>';
+  return page('runs', `<h1>Runs</h1>${body}`);
+}
+
+/** A series per (benchmark, split); the benchmark is named only when the run has several. */
+function seriesName(e: EvalRow, manyBenchmarks: boolean): string {
+  const split = e.split ?? 'all';
+  return manyBenchmarks ? `${e.benchmark_id} · ${split}` : split;
+}
+
+/** The latest eval (highest id) of each (series, step): a rescore replaces, it does not add a point. */
+function latestPerStep(evals: EvalRow[], manyBenchmarks: boolean): Map<string, Map<number, EvalRow>> {
+  const bySeries = new Map<string, Map<number, EvalRow>>();
+  for (const e of evals) {
+    const name = seriesName(e, manyBenchmarks);
+    const steps = bySeries.get(name) ?? new Map<number, EvalRow>();
+    const current = steps.get(e.step);
+    if (!current || current.id < e.id) steps.set(e.step, e);
+    bySeries.set(name, steps);
+  }
+  return bySeries;
+}
+
+function breakdownTables(e: EvalRow): string {
+  const byKey = new Map<string, Map<string, Record<string, number>>>();
+  for (const [name, value] of Object.entries(e.metrics)) {
+    const parsed = parseBreakdown(name);
+    if (!parsed) continue;
+    const buckets = byKey.get(parsed.key) ?? new Map<string, Record<string, number>>();
+    const cells = buckets.get(parsed.bucket) ?? {};
+    cells[parsed.metric] = value;
+    buckets.set(parsed.bucket, cells);
+    byKey.set(parsed.key, buckets);
+  }
+  return [...byKey]
+    .map(([key, buckets]) => {
+      const metrics = [...new Set([...buckets.values()].flatMap((cells) => Object.keys(cells)))].filter((m) => !isStderr(m));
+      const head = `<tr><th>${esc(key)}</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join('')}</tr>`;
+      const rows = [...buckets]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([bucket, cells]) => {
+          const tds = metrics.map((m) => {
+            const se = cells[`${m}_stderr`];
+            return `<td class="num">${esc(fmt(cells[m]))}${se !== undefined ? ` <span class="muted">± ${esc(fmt(se))}</span>` : ''}</td>`;
+          });
+          return `<tr><td>${esc(bucket)}</td>${tds.join('')}</tr>`;
+        })
+        .join('');
+      return `<table class="breakdown" data-key="${esc(key)}"><thead>${head}</thead><tbody>${rows}</tbody></table>`;
+    })
+    .join('\n');
+}
+
+export function runPage(ctx: PageContext, runId: string, evals: EvalRow[]): string {
+  const manyBenchmarks = new Set(evals.map((e) => e.benchmark_id)).size > 1;
+  const series = latestPerStep(evals, manyBenchmarks);
+  const metricNames = [...new Set(evals.flatMap((e) => Object.keys(e.metrics)))].filter((m) => !parseBreakdown(m) && !isStderr(m)).sort();
+  // mean_reward first: it is what people look for.
+  metricNames.sort((a, b) => Number(b === 'mean_reward') - Number(a === 'mean_reward'));
+
+  const charts = metricNames
+    .map((metric) => {
+      const chartSeries: ChartSeries[] = [...series]
+        .map(([name, steps]) => ({
+          name,
+          points: [...steps.values()]
+            .filter((e) => typeof e.metrics[metric] === 'number')
+            .map((e) => {
+              const se = e.metrics[`${metric}_stderr`];
+              return { step: e.step, value: e.metrics[metric], stderr: typeof se === 'number' && Number.isFinite(se) ? se : undefined };
+            }),
+        }))
+        .filter((s) => s.points.length > 0);
+      return lineChart(metric, chartSeries);
+    })
+    .join('\n');
+
+  // The latest eval of each series carries the breakdown tables.
+  const latest = [...series].map(([name, steps]) => [name, [...steps.values()].reduce((a, b) => (b.step > a.step ? b : a))] as const);
+  const breakdowns = latest
+    .map(([name, e]) => {
+      const tables = breakdownTables(e);
+      return tables ? `<h3>${esc(name)} · step ${esc(e.step)} (<a href="${esc(evalHref(e.id))}">eval ${esc(e.id)}</a>)</h3>${tables}` : '';
+    })
+    .join('');
+
+  const evalRows = [...evals]
+    .reverse()
+    .map((e) => {
+      const wf = temporalWorkflowUrl(ctx, e.workflow_id);
+      return `<tr><td><a class="eval" data-eval-id="${esc(e.id)}" href="${esc(evalHref(e.id))}">${esc(e.id)}</a></td><td class="num">${esc(e.step)}</td>
+<td>${esc(e.benchmark_id)}</td><td>${esc(e.split ?? '')}</td><td class="num">${esc(fmt(e.metrics.mean_reward))}</td>
+<td>${wf ? `<a href="${esc(wf)}">${esc(e.workflow_id)}</a>` : esc(e.workflow_id)}</td><td class="muted">${esc(e.created_at)}</td></tr>`;
+    })
+    .join('\n');
+  const runUi = temporalRunUrl(ctx, runId);
+  const body = `<h1>Run ${esc(runId)}</h1>
+<p class="muted">${esc(evals.length)} evals${runUi ? ` · <a href="${esc(runUi)}">in the Temporal UI</a>` : ''}</p>
+<h2>Metrics over steps</h2><div class="charts">${charts}</div>
+${breakdowns ? `<h2>Breakdowns (latest eval)</h2>${breakdowns}` : ''}
+<h2>Evals</h2>
+<table class="evals"><thead><tr><th>eval</th><th>step</th><th>benchmark</th><th>split</th><th>mean_reward</th><th>workflow</th><th>created</th></tr></thead>
+<tbody>${evalRows}</tbody></table>`;
+  return page(`run ${runId}`, body);
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+}
+
+function predictionRow(p: PredictionView): string {
+  const passed = p.reward >= 1;
+  const reasoning = p.metadata.reasoning;
+  const details =
+    reasoning !== undefined && reasoning !== null && reasoning !== ''
+      ? `<details class="reasoning"><summary>reasoning</summary><pre>${esc(text(reasoning))}</pre></details>`
+      : '';
+  return `<tr class="prediction ${passed ? 'passed' : 'failed'}" data-task-id="${esc(p.task_id)}" data-reward="${esc(p.reward)}">
+<td>${esc(p.task_id)}<br><span class="muted">sample ${esc(p.sample_idx)}</span></td>
+<td><pre class="instruction">${esc(p.instruction)}</pre></td>
+<td>${details}<pre class="completion">${esc(p.completion)}</pre></td>
+<td><pre class="expected">${esc(text(p.expected))}</pre></td>
+<td class="num reward">${esc(fmt(p.reward))}</td></tr>`;
+}
+
+export function evalPage(ctx: PageContext, e: EvalRow, failedOnly: boolean, pageIndex: number): string {
+  const total = ctx.store.countPredictions(e.id, failedOnly);
+  const predictions = ctx.store.predictions(e.id, failedOnly, PAGE_SIZE, pageIndex * PAGE_SIZE);
+  const wf = temporalWorkflowUrl(ctx, e.workflow_id);
+  const metricRows = Object.entries(e.metrics)
+    .filter(([name]) => !parseBreakdown(name) && !isStderr(name))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => {
+      const se = e.metrics[`${name}_stderr`];
+      return `<tr><td>${esc(name)}</td><td class="num">${esc(fmt(value))}${se !== undefined ? ` <span class="muted">± ${esc(fmt(se))}</span>` : ''}</td></tr>`;
+    })
+    .join('');
+  const base = evalHref(e.id);
+  const pageLink = (i: number) => `${base}?${failedOnly ? 'failed=1&' : ''}page=${i}`;
+  const pages = Math.ceil(total / PAGE_SIZE);
+  const pager =
+    pages > 1
+      ? `<p>page ${pageIndex + 1} of ${pages}${pageIndex > 0 ? ` · <a href="${esc(pageLink(pageIndex - 1))}">previous</a>` : ''}${pageIndex + 1 < pages ? ` · <a href="${esc(pageLink(pageIndex + 1))}">next</a>` : ''}</p>`
+      : '';
+  const body = `<h1>Eval ${esc(e.id)}: ${esc(e.benchmark_id)}${e.split ? ` · ${esc(e.split)}` : ''} · step ${esc(e.step)}</h1>
+<p>run <a href="${esc(runHref(e.run_id))}">${esc(e.run_id)}</a> · workflow ${
+    wf ? `<a class="temporal" href="${esc(wf)}">${esc(e.workflow_id)}</a> (Temporal UI)` : esc(e.workflow_id)
+  } · verifier ${esc(e.verifier_version)} · <span class="muted">${esc(e.created_at)}</span></p>
+<table class="metrics"><tbody>${metricRows}</tbody></table>
+<h2>Predictions</h2>
+<p class="filters"><a class="${failedOnly ? '' : 'active'}" href="${esc(base)}">all</a><a class="failed-only ${failedOnly ? 'active' : ''}" href="${esc(`${base}?failed=1`)}">failed only</a>
+<span class="muted">${esc(total)} ${failedOnly ? 'failed (reward &lt; 1)' : 'predictions'}</span></p>
+${pager}
+<table class="predictions"><thead><tr><th>task</th><th>instruction</th><th>completion</th><th>expected</th><th>reward</th></tr></thead>
+<tbody>${predictions.map(predictionRow).join('\n')}</tbody></table>${pager}`;
+  return page(`eval ${e.id}`, body);
+}
+
+export function notFoundPage(what: string): string {
+  return page('not found', `<h1>Not found</h1><p>${esc(what)}</p><p><a href="/">all runs</a></p>`);
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+/** One row of the store's `evals` table, its metrics parsed. */
+export interface EvalRow {
+  id: number;
+  run_id: string;
+  benchmark_id: string;
+  step: number;
+  split: string | null;
+  metrics: Record<string, number>;
+  workflow_id: string;
+  verifier_version: string;
+  created_at: string;
+}
+
+export interface RunSummary {
+  run_id: string;
+  n_evals: number;
+  last_step: number;
+  benchmarks: string;
+  last_at: string;
+}
+
+export interface PredictionView {
+  task_id: string;
+  sample_idx: number;
+  instruction: string;
+  expected: unknown;
+  completion: string;
+  reward: number;
+  metadata: Record<string, unknown>;
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+type RawEval = Omit<EvalRow, 'metrics'> & { metrics: string };
+
+function toEval(row: RawEval): EvalRow {
+  return { ...row, metrics: parseJson<Record<string, number>>(row.metrics, {}) };
+}
+
+/** The dashboard's read-only view of the SQLite results store that uploads write. */
+export class StoreReader {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (!existsSync(file)) throw new Error(`no results store at ${file}`);
+    this.db = new Database(file, { readonly: true, fileMustExist: true });
+    // The writer holds the WAL lock now and then; wait instead of failing the page.
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  runs(): RunSummary[] {
+    return this.db
+      .prepare(
+        `SELECT run_id, COUNT(*) AS n_evals, MAX(step) AS last_step,
+                GROUP_CONCAT(DISTINCT benchmark_id) AS benchmarks, MAX(created_at) AS last_at
+         FROM evals GROUP BY run_id ORDER BY last_at DESC`,
+      )
+      .all() as RunSummary[];
+  }
+
+  evalsOfRun(runId: string): EvalRow[] {
+    const rows = this.db.prepare('SELECT * FROM evals WHERE run_id = ? ORDER BY step, id').all(runId) as RawEval[];
+    return rows.map(toEval);
+  }
+
+  evalById(id: number): EvalRow | undefined {
+    const row = this.db.prepare('SELECT * FROM evals WHERE id = ?').get(id) as RawEval | undefined;
+    return row && toEval(row);
+  }
+
+  countPredictions(evalId: number, failedOnly: boolean): number {
+    const sql = `SELECT COUNT(*) AS n FROM predictions WHERE eval_id = ?${failedOnly ? ' AND reward < 1' : ''}`;
+    return (this.db.prepare(sql).get(evalId) as { n: number }).n;
+  }
+
+  predictions(evalId: number, failedOnly: boolean, limit: number, offset: number): PredictionView[] {
+    const sql = `SELECT task_id, sample_idx, instruction, expected, completion, reward, metadata FROM predictions
+                 WHERE eval_id = ?${failedOnly ? ' AND reward < 1' : ''} ORDER BY task_id, sample_idx LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare(sql).all(evalId, limit, offset) as Array<Omit<PredictionView, 'expected' | 'metadata'> & { expected: string | null; metadata: string }>;
+    return rows.map((row) => ({
+      ...row,
+      expected: parseJson<unknown>(row.expected, null),
+      metadata: parseJson<Record<string, unknown>>(row.metadata, {}),
+    }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
