@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
@@ -108,5 +109,14 @@ describe('a long eval', () => {
     const firstRun = temporal.env.client.workflow.getHandle(handle.workflowId, first.runId);
     const summary = await (await firstRun.describe()).staticSummary();
     expect(summary).toMatch(/^can on .* · step 1 · simulator · 2 sample\(s\)\/task · run findable-run$/);
+
+    // Live details, as the UI reads them, and activities labelled with the task they score.
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toMatch(/\*\*done\*\*[\s\S]*tasks \d+\/120/);
+    const history = await firstRun.fetchHistory();
+    const labels = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scoreTask')
+      .map((e) => defaultPayloadConverter.fromPayload(e.userMetadata!.summary!) as string);
+    expect(labels.slice(0, 2)).toEqual(['task #1 of 120', 'task #2 of 120']);
   });
 });

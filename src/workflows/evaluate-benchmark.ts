@@ -7,9 +7,11 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { EvalPlan } from '../activities/types';
 import { BAD_INPUT_ERROR_TYPE } from '../errors';
@@ -38,8 +40,8 @@ const { uploadResults } = proxyActivities<Activities>({
   retry: { ...retryBadInputNever, initialInterval: '1s', maximumAttempts: 3 },
 });
 
-function scoringActivities(maxAttempts: number) {
-  return proxyActivities<Activities>({
+function scoringOptions(maxAttempts: number): ActivityOptions {
+  return {
     // A sampling activity may legitimately take long; a dead worker is noticed by its
     // missing heartbeats instead, so the retry comes within seconds.
     startToCloseTimeout: '2 hours',
@@ -51,7 +53,17 @@ function scoringActivities(maxAttempts: number) {
       maximumInterval: '1 minute',
       maximumAttempts: maxAttempts,
     },
-  });
+  };
+}
+
+/** What the Temporal UI shows as the eval's current details while it runs. */
+function describeProgress(p: EvalProgress): string {
+  const passRate = p.samples_done > 0 ? `${((100 * p.samples_passed) / p.samples_done).toFixed(1)}%` : '-';
+  return [
+    `**${p.phase}**`,
+    `tasks ${p.tasks_done + p.tasks_failed}/${p.tasks_total} (${p.tasks_failed} failed)`,
+    `samples ${p.samples_done} · running pass rate ${passRate} · ${p.samples_errored} errored`,
+  ].join('\n\n');
 }
 
 function parseInput(raw: EvaluateBenchmarkInput): ParsedEvaluateBenchmarkInput {
@@ -150,6 +162,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   progress.phase = 'uploading';
   const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
   progress.phase = 'done';
+  setCurrentDetails(describeProgress(progress));
   return {
     eval_id: evalId,
     evaluator: evaluator.name,
@@ -172,7 +185,8 @@ async function scoreTasks(
   startIndex: number,
   nTasks: number,
 ): Promise<number> {
-  const { scoreTask } = scoringActivities(evaluator.max_task_attempts);
+  const options = scoringOptions(evaluator.max_task_attempts);
+  const { scoreTask } = proxyActivities<Activities>(options);
   let fatal: unknown;
   const inFlight = new Set<Promise<void>>();
   let taskIndex = startIndex;
@@ -183,7 +197,11 @@ async function scoreTasks(
     if (fatal !== undefined || workflowInfo().continueAsNewSuggested) break;
     const parallelism = slots.take(evaluator.num_samples);
     const scheduledIndex = taskIndex;
-    const scoring = scoreTask({ plan, task_index: scheduledIndex, parallelism })
+    // Labelled so the UI's event list says which task an activity scores.
+    const scoring = scoreTask
+      .executeWithOptions({ ...options, summary: `task #${scheduledIndex + 1} of ${nTasks}` }, [
+        { plan, task_index: scheduledIndex, parallelism },
+      ])
       .then((result) => {
         progress.tasks_done++;
         progress.samples_done += result.scored;
@@ -202,6 +220,7 @@ async function scoreTasks(
       .finally(() => {
         slots.release(parallelism);
         inFlight.delete(scoring);
+        setCurrentDetails(describeProgress(progress));
       });
     inFlight.add(scoring);
   }
