@@ -79,9 +79,9 @@ function resolveRelative(baseDir: string, value: string | null | undefined): str
   return value ? path.resolve(baseDir, value) : value;
 }
 
-/** A store is a SQLite file path or an http(s) URL; only the path is relative to the YAML. */
+/** A store is a SQLite file path or a URL (http(s), postgres); only a path is relative to the YAML. */
 function resolveStore(baseDir: string, store: string | null | undefined): string | null | undefined {
-  return store && !/^https?:\/\//.test(store) ? path.resolve(baseDir, store) : store;
+  return store && !/^[a-z]+:\/\//.test(store) ? path.resolve(baseDir, store) : store;
 }
 
 function resolvePaths(entry: EvaluatorFileEntry, baseDir: string): EvaluatorFileEntry {
