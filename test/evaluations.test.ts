@@ -112,7 +112,7 @@ describe('the client API for training loops', () => {
     const status = () =>
       run(process.execPath, [EVSYS, 'status', started.workflowId], { env, timeout: 60_000 }).then((r) => r.stdout);
 
-    expect(await status()).toMatch(/^\[(loading|scoring)\] tasks \d+\/\d+ \| samples \d+/);
+    expect(await status()).toMatch(/^[#.]{20} \[(loading|scoring)\] tasks \d+\/\d+ \| samples \d+/);
     await temporal.env.client.workflow.getHandle(started.workflowId).result();
     expect(await status()).toMatch(/^completed\nmetric +value\n[\s\S]*mean_reward +\d/);
   });

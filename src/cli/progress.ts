@@ -7,10 +7,15 @@ export function formatProgress(p: EvalProgress, elapsedS: number): string {
   const finished = p.tasks_done + p.tasks_failed;
   const eta = finished > 0 && finished < p.tasks_total ? ` | ETA ${((elapsedS / finished) * (p.tasks_total - finished)).toFixed(0)}s` : '';
   return (
-    `[${p.phase}] tasks ${finished}/${p.tasks_total}` +
+    `${bar(finished, p.tasks_total)} [${p.phase}] tasks ${finished}/${p.tasks_total}` +
     ` | samples ${p.samples_done} (${rate}/s, ${p.samples_in_flight} in flight)` +
     ` | pass ${passRate}% | errors ${p.samples_errored} | ${elapsedS.toFixed(0)}s${eta}`
   );
+}
+
+function bar(done: number, total: number, width = 20): string {
+  const filled = total > 0 ? Math.round((width * done) / total) : 0;
+  return `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
 }
 
 /** A metrics table, names left, values right-aligned. */
