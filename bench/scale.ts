@@ -4,70 +4,96 @@
 // (continue-as-new) with their history lengths.
 // Run: npx tsx bench/scale.ts [tasks=1000] [samples=4] [latencyMs=50] [concurrency=256]
 // EVSYS_BENCH_SERVER_ARGS passes extra `temporal server start-dev` flags (dynamic config).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadBenchmark } from '../src/benchmark/load';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createEvsysWorker } from '../src/worker';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
+import { loadLine, peakRssSampler, quietRuntime, writeBenchmark } from './common';
 
-const [nTasks, nSamples, latencyMs, concurrency] = [1000, 4, 50, 256].map((d, i) => Number(process.argv[2 + i] ?? d));
-
-async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'evsys-scale-'));
-  const rows = Array.from({ length: nTasks }, (_, i) =>
-    JSON.stringify({
-      task_id: `t${i}`,
-      instruction: `Task ${i}: what is ${i} + 1?`,
-      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i + 1) },
-      metadata: { bucket: i % 10 },
-    }),
-  );
-  writeFileSync(path.join(dir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
-  const { tasks } = await loadBenchmark(dir);
-  const [env, sim] = await Promise.all([startDevServer({ extraArgs: (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) }), startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs })]);
-  const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
-  const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'scale', ledger });
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-  const input = EvaluateBenchmarkInputSchema.parse({
-    evaluator: {
-      name: 'scale',
-      benchmark: { path: dir },
-      num_samples: nSamples,
-      n_concurrent: concurrency,
-      run_id: 'bench',
-      sampler: { base_url: sim.url, model: 'simulator', timeout_s: 60 },
-    },
-  });
-  const started = performance.now();
-  const result = await worker.runUntil(async () => (await startOrAttachEval(env.client, 'scale', input)).result());
-  const wallS = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-
-  const runs: number[] = [];
-  for await (const run of env.client.workflow.list({ query: `WorkflowId = '${result.eval_id}'` })) runs.push(run.historyLength);
-  const limitS = (nTasks * nSamples * latencyMs) / 1000 / concurrency;
-  console.log(`command: npx tsx bench/scale.ts ${nTasks} ${nSamples} ${latencyMs} ${concurrency}`);
-  console.log(
-    `${nTasks} tasks x ${nSamples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}: wall ${wallS.toFixed(1)} s ` +
-      `(limit ${limitS.toFixed(1)} s, efficiency ${(limitS / wallS).toFixed(2)}), ${(nTasks / wallS).toFixed(1)} tasks/s, ` +
-      `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (worker + simulator + client in one process)`,
-  );
-  console.log(`runs (continue-as-new): ${runs.length}; events per run: ${runs.reverse().join(', ')}`);
-  console.log(`simulator: ${sim.stats().requests} requests, max concurrency ${sim.stats().maxConcurrency}; n_tasks ${result.metrics.n_tasks}, errored ${result.metrics.n_errored_samples}`);
-  await ledger.close();
-  await sim.close();
-  await env.teardown();
+export interface ScaleOptions {
+  tasks: number;
+  samples: number;
+  latencyMs: number;
+  concurrency: number;
+  serverArgs?: string[];
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+export interface ScaleResult {
+  wallS: number;
+  limitS: number;
+  tasksPerS: number;
+  peakRssMiB: number;
+  /** History length of each run (continue-as-new), first run first. */
+  runs: number[];
+  simRequests: number;
+  simMaxConcurrency: number;
+  nTasks: number;
+  errored: number;
+}
+
+export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
+  quietRuntime();
+  const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-scale-');
+  const [env, sim] = await Promise.all([startDevServer({ extraArgs: opts.serverArgs }), startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs: opts.latencyMs })]);
+  const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
+  try {
+    const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'scale', ledger });
+    const peak = peakRssSampler();
+    const input = EvaluateBenchmarkInputSchema.parse({
+      evaluator: {
+        name: 'scale',
+        benchmark: { path: dir },
+        num_samples: opts.samples,
+        n_concurrent: opts.concurrency,
+        run_id: 'bench',
+        sampler: { base_url: sim.url, model: 'simulator', timeout_s: 60 },
+      },
+    });
+    const started = performance.now();
+    const result = await worker.runUntil(async () => (await startOrAttachEval(env.client, 'scale', input)).result());
+    const wallS = (performance.now() - started) / 1000;
+    const peakRss = peak();
+
+    const runs: number[] = [];
+    for await (const run of env.client.workflow.list({ query: `WorkflowId = '${result.eval_id}'` })) runs.push(run.historyLength);
+    return {
+      wallS,
+      limitS: (opts.tasks * opts.samples * opts.latencyMs) / 1000 / opts.concurrency,
+      tasksPerS: opts.tasks / wallS,
+      peakRssMiB: peakRss / 2 ** 20,
+      runs: runs.reverse(),
+      simRequests: sim.stats().requests,
+      simMaxConcurrency: sim.stats().maxConcurrency,
+      nTasks: result.metrics.n_tasks,
+      errored: result.metrics.n_errored_samples,
+    };
+  } finally {
+    await ledger.close();
+    await sim.close();
+    await env.teardown();
+  }
+}
+
+if (require.main === module) {
+  const [tasks, samples, latencyMs, concurrency] = [1000, 4, 50, 256].map((d, i) => Number(process.argv[2 + i] ?? d));
+  const serverArgs = (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  runScale({ tasks, samples, latencyMs, concurrency, serverArgs })
+    .then((r) => {
+      console.log(`command: npx tsx bench/scale.ts ${tasks} ${samples} ${latencyMs} ${concurrency}`);
+      console.log(
+        `${tasks} tasks x ${samples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}: wall ${r.wallS.toFixed(1)} s ` +
+          `(limit ${r.limitS.toFixed(1)} s, efficiency ${(r.limitS / r.wallS).toFixed(2)}), ${r.tasksPerS.toFixed(1)} tasks/s, ` +
+          `peak RSS ${r.peakRssMiB.toFixed(0)} MiB (worker + simulator + client in one process)`,
+      );
+      console.log(`runs (continue-as-new): ${r.runs.length}; events per run: ${r.runs.join(', ')}`);
+      console.log(`simulator: ${r.simRequests} requests, max concurrency ${r.simMaxConcurrency}; n_tasks ${r.nTasks}, errored ${r.errored}`);
+      console.log(loadLine());
+    })
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

@@ -60,7 +60,6 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
     const keep = async (record: SampleRecord) => {
       await deps.ledger.record(record);
       finished.set(record.sample_idx, record);
-      context.heartbeat({ finished: finished.size });
     };
     const heartbeat = setInterval(() => context.heartbeat({ finished: finished.size }), HEARTBEAT_INTERVAL_MS);
     try {

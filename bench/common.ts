@@ -1,0 +1,242 @@
+// Shared by the benchmark scripts: the generated benchmark, the eval input, a plain in-process
+// runner (no Temporal) over the same sampling and verification code, and request timings.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { splitThinking } from '../src/chat/thinking';
+import { loadBenchmark } from '../src/benchmark/load';
+import type { Task } from '../src/benchmark/task';
+import { drawSample, taskPrompt, type TaskPrompt } from '../src/activities/prompt';
+import { runPool } from '../src/activities/run-pool';
+import type { EvalPlan } from '../src/activities/types';
+import { SamplerClient } from '../src/sampler/client';
+import { extractAnswer, verify } from '../src/verifiers';
+import { EvaluateBenchmarkInputSchema, type ParsedEvaluateBenchmarkInput } from '../src/workflows/io';
+
+/** N arithmetic tasks with an exact_match verifier, as bench/scale.ts writes them. */
+export async function writeBenchmark(nTasks: number, prefix = 'evsys-bench-'): Promise<{ dir: string; tasks: Task[] }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const rows = Array.from({ length: nTasks }, (_, i) =>
+    JSON.stringify({
+      task_id: `t${i}`,
+      instruction: `Task ${i}: what is ${i} + 1?`,
+      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i + 1) },
+      metadata: { bucket: i % 10 },
+    }),
+  );
+  writeFileSync(path.join(dir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
+  const { tasks } = await loadBenchmark(dir);
+  return { dir, tasks };
+}
+
+export function evalInput(opts: { name: string; dir: string; samples: number; concurrency: number; simUrl: string }): ParsedEvaluateBenchmarkInput {
+  return EvaluateBenchmarkInputSchema.parse({
+    evaluator: {
+      name: opts.name,
+      benchmark: { path: opts.dir },
+      num_samples: opts.samples,
+      n_concurrent: opts.concurrency,
+      sampler: { base_url: opts.simUrl, model: 'simulator', timeout_s: 60 },
+    },
+  });
+}
+
+/** The plan fields the prompt builder reads, taken from the same parsed input the workflow gets. */
+function planOf(input: ParsedEvaluateBenchmarkInput): EvalPlan {
+  const e = input.evaluator;
+  return {
+    eval_id: 'plain',
+    rescore_only: false,
+    benchmark_path: 'path' in e.benchmark ? e.benchmark.path : '',
+    content_hash: '',
+    limit: e.limit,
+    sampler: e.sampler,
+    model: e.sampler.model,
+    max_tokens: e.max_tokens,
+    temperature: e.temperature,
+    num_samples: e.num_samples,
+    chat_template: e.chat_template,
+    tokenizer: e.tokenizer,
+    judge: e.judge,
+    sandbox: e.sandbox,
+  };
+}
+
+export interface PlainResult {
+  wallS: number;
+  samples: number;
+  passed: number;
+}
+
+/**
+ * The same workload with no Temporal and no ledger: a pool of n_concurrent (task, sample) pairs,
+ * each drawn and scored by the code scoreTask uses (prompt builder, SamplerClient, splitThinking,
+ * verify, extractAnswer). What evsys adds on top is durability: activities, history, the ledger.
+ */
+export async function runPlain(input: ParsedEvaluateBenchmarkInput, tasks: Task[]): Promise<PlainResult> {
+  const plan = planOf(input);
+  const client = new SamplerClient({ baseUrl: plan.sampler.base_url, model: plan.model, timeoutMs: plan.sampler.timeout_s * 1000, maxRetries: plan.sampler.max_retries });
+  const prompts = new Map<string, Promise<TaskPrompt>>();
+  const pairs = tasks.flatMap((task) => Array.from({ length: plan.num_samples }, (_, sampleIdx) => ({ task, sampleIdx })));
+  let passed = 0;
+  const started = performance.now();
+  await runPool(pairs, input.evaluator.n_concurrent, async ({ task, sampleIdx }) => {
+    let prompt = prompts.get(task.task_id);
+    if (!prompt) prompts.set(task.task_id, (prompt = taskPrompt(plan, task.instruction)));
+    const p = await prompt;
+    const completion = await drawSample(client, p, { maxTokens: plan.max_tokens, temperature: plan.temperature, seed: sampleIdx });
+    const { answer } = splitThinking(completion.text, { openedInPrompt: p.opensThinking });
+    const reward = await verify(task.verifier, answer, { instruction: task.instruction });
+    extractAnswer(task.verifier, answer);
+    if (reward >= 1) passed++;
+  });
+  return { wallS: (performance.now() - started) / 1000, samples: pairs.length, passed };
+}
+
+export interface RequestTiming {
+  /** ms, performance.now() clock */
+  start: number;
+  end: number;
+  task: number;
+}
+
+/**
+ * Records the start and end of every fetch to `urlPrefix` in this process (the in-process worker's
+ * sampler client included), with the task index read from the request body. Instrumentation in
+ * the bench only: src/ is untouched. Returns the records and a function that restores fetch.
+ */
+export function recordRequests(urlPrefix: string): { records: RequestTiming[]; restore(): void } {
+  const original = globalThis.fetch;
+  const records: RequestTiming[] = [];
+  globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!url.startsWith(urlPrefix)) return original(input, init);
+    const start = performance.now();
+    const match = typeof init?.body === 'string' ? /Task (\d+):/.exec(init.body) : null;
+    const response = await original(input, init);
+    // The client reads the body next; the answer is complete when the clone's text is.
+    await response.clone().text();
+    records.push({ start, end: performance.now(), task: match ? Number(match[1]) : -1 });
+    return response;
+  };
+  return { records, restore: () => void (globalThis.fetch = original) };
+}
+
+export interface TimeBreakdown {
+  /** From starting the eval to its first sampler request. */
+  startupS: number;
+  /** From the last answer to the eval's result (aggregation, upload, result delivery). */
+  tailS: number;
+  /** Mean request time minus the simulator's fixed latency (HTTP, JSON, client). */
+  requestOverheadMs: number;
+  /** Mean requests in flight between the first request and the last answer. */
+  meanInFlight: number;
+  /** Slot-seconds a task's finished samples held their slots waiting for its slowest sample. */
+  siblingWaitSlotS: number;
+  /** Per task after the first window: its first request minus the latest task completion (last answer) before it. */
+  handoffMedianMs: number;
+  handoffP90Ms: number;
+  /** Slot-seconds idle in the sampling window, divided by the requests: the mean gap a slot sits empty per request. */
+  idlePerRequestMs: number;
+}
+
+const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
+
+export function breakdown(records: RequestTiming[], t0: number, tEnd: number, latencyMs: number, concurrency: number): TimeBreakdown {
+  const first = Math.min(...records.map((r) => r.start));
+  const last = Math.max(...records.map((r) => r.end));
+  const busy = records.reduce((sum, r) => sum + (r.end - r.start), 0);
+  const byTask = new Map<number, RequestTiming[]>();
+  for (const r of records) byTask.set(r.task, [...(byTask.get(r.task) ?? []), r]);
+  let siblingWait = 0;
+  const spans: Array<{ first: number; done: number }> = [];
+  for (const rs of byTask.values()) {
+    const done = Math.max(...rs.map((r) => r.end));
+    siblingWait += rs.reduce((sum, r) => sum + (done - r.end), 0);
+    spans.push({ first: Math.min(...rs.map((r) => r.start)), done });
+  }
+  const completions = spans.map((s) => s.done).sort((a, b) => a - b);
+  const handoffs: number[] = [];
+  for (const s of spans) {
+    // The latest completion before this task's first request: the one that freed its slots, or a later one.
+    let lo = 0;
+    let hi = completions.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (completions[mid] <= s.first) (best = mid), (lo = mid + 1);
+      else hi = mid - 1;
+    }
+    if (best >= 0) handoffs.push(s.first - completions[best]);
+  }
+  handoffs.sort((a, b) => a - b);
+  const window = last - first;
+  return {
+    startupS: (first - t0) / 1000,
+    tailS: (tEnd - last) / 1000,
+    requestOverheadMs: busy / records.length - latencyMs,
+    meanInFlight: busy / window,
+    siblingWaitSlotS: siblingWait / 1000,
+    handoffMedianMs: quantile(handoffs, 0.5),
+    handoffP90Ms: quantile(handoffs, 0.9),
+    idlePerRequestMs: (concurrency * window - busy) / records.length,
+  };
+}
+
+export function formatBreakdown(b: TimeBreakdown): string {
+  return (
+    `startup ${b.startupS.toFixed(2)} s, tail ${b.tailS.toFixed(2)} s, request overhead ${b.requestOverheadMs.toFixed(1)} ms over latency, ` +
+    `mean in flight ${b.meanInFlight.toFixed(1)}, idle slot time per request ${b.idlePerRequestMs.toFixed(1)} ms, ` +
+    `task handoff (last answer of a task -> next task's first request) median ${b.handoffMedianMs.toFixed(1)} ms, p90 ${b.handoffP90Ms.toFixed(1)} ms, ` +
+    `slots held waiting for a sibling sample ${b.siblingWaitSlotS.toFixed(1)} slot-s`
+  );
+}
+
+/** Peak RSS of this process, sampled every 200 ms until stopped. */
+export function peakRssSampler(): () => number {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, process.memoryUsage().rss);
+  };
+}
+
+/** Other work on the machine skews every wall time here: the figures are printed beside it. */
+export function loadLine(): string {
+  return `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`;
+}
+
+/** Warnings only from the SDK; once per process (a second install throws, and the smoke test runs several benches). */
+export function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Installed already, by an earlier bench in this process or by a worker created before.
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by this process and by its live child processes (the
+ * dev server's `temporal` binary), read from /proc; `children` is 0 where there is no /proc.
+ */
+export function cpuSeconds(): { self: number; children: number } {
+  const { user, system } = process.cpuUsage();
+  let children = 0;
+  try {
+    const tick = 100; // USER_HZ on Linux
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        // Fields after the ")" of the command name: state ppid ... utime(12) stime(13) from there.
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        if (Number(fields[1]) === process.pid) children += (Number(fields[11]) + Number(fields[12])) / tick;
+      } catch {
+        // The process ended between listing and reading.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  return { self: (user + system) / 1e6, children };
+}
