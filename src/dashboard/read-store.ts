@@ -1,16 +1,10 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { EvalRecord } from '../store/types';
 
-/** One row of the store's `evals` table, its metrics parsed. */
-export interface EvalRow {
+/** One row of the store's `evals` table: the uploaded record, its metrics parsed, and its key. */
+export interface EvalRow extends EvalRecord {
   id: number;
-  run_id: string;
-  benchmark_id: string;
-  step: number;
-  split: string | null;
-  metrics: Record<string, number>;
-  workflow_id: string;
-  verifier_version: string;
   created_at: string;
 }
 
