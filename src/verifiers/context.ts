@@ -34,6 +34,11 @@ export interface SandboxOptions {
   memoryMb: number;
   /** The bubblewrap binary; default `bwrap`, looked up on PATH. */
   bwrapPath?: string;
+  /**
+   * bubblewrap arguments that build the sandbox's read-only root; default the whole host
+   * (`--ro-bind / /`). A Harbor trial lays out its own `/app`, `/tests` and `/logs` here.
+   */
+  root?: string[];
 }
 
 export const DEFAULT_SANDBOX: SandboxOptions = { timeoutMs: 120_000, memoryMb: 2048 };

@@ -62,7 +62,7 @@ export async function runInSandbox(
   }
   env.push('--setenv', 'HOME', SANDBOX_WORKDIR, '--setenv', 'TMPDIR', '/tmp', '--setenv', 'PYTHONDONTWRITEBYTECODE', '1');
   const args = [
-    '--ro-bind', '/', '/',
+    ...(options.root ?? ['--ro-bind', '/', '/']),
     '--dev', '/dev',
     '--proc', '/proc',
     '--size', String(TMP_SIZE_BYTES), '--tmpfs', '/tmp',

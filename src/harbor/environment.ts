@@ -1,0 +1,226 @@
+import { spawnSync } from 'node:child_process';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { BadInputError } from '../errors';
+import { VerifierInfraError } from '../verifiers/context';
+import { runInSandbox } from '../verifiers/sandbox';
+import type { HarborTask } from './task';
+
+/**
+ * Where a Harbor trial runs. One interface, several implementations (Harbor's own design):
+ * `LocalEnvironment` (bubblewrap, below) and `DockerEnvironment` (a stub until there is a
+ * daemon to test against). Paths are the environment's own: /app, /tests, /logs/verifier.
+ */
+export interface HarborEnvironment {
+  /** Runs `cmd` with bash. Never throws for the command's own failure; throws VerifierInfraError when the environment itself fails. */
+  run(cmd: string, opts: RunOptions): Promise<RunResult>;
+  writeFile(path: string, content: string): Promise<void>;
+  /** The file's text, or undefined when it does not exist. */
+  readFile(path: string): Promise<string | undefined>;
+  /** Frees everything the trial created; safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+export interface RunOptions {
+  timeoutMs: number;
+  /** Working directory inside the environment; default /app. */
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** null when the command was killed (the timeout included). */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** The paths every environment provides. */
+export const APP_DIR = '/app';
+export const TESTS_DIR = '/tests';
+export const LOGS_DIR = '/logs';
+export const VERIFIER_LOGS_DIR = '/logs/verifier';
+export const AGENT_LOGS_DIR = '/logs/agent';
+
+/** Top-level names the trial root provides; the host's own entries of these names are hidden. */
+const TRIAL_MOUNTS = ['app', 'tests', 'logs'] as const;
+/** Mounted fresh by runInSandbox after the root; the host's are not bound. */
+const SANDBOX_OWN = new Set(['dev', 'proc', 'tmp']);
+
+export interface LocalEnvironmentOptions {
+  /** Address-space limit per process; default the task's [environment] memory. */
+  memoryMb?: number;
+  /** The bubblewrap binary; default `bwrap` on PATH. */
+  bwrapPath?: string;
+}
+
+/**
+ * A Harbor environment in a bubblewrap sandbox, one per trial, built on runInSandbox
+ * (src/verifiers/sandbox.ts), so it has that sandbox's isolation and failure semantics:
+ *
+ * Isolated: no network (own network namespace, loopback only: even the host's 127.0.0.1 is
+ * unreachable); own PID, IPC and UTS namespaces; no capabilities; a clean environment; the
+ * host's file system read-only; a fresh /dev, /proc and a 256 MiB /tmp; an address-space limit
+ * (`ulimit -v`, from task.toml's memory) and a wall-clock limit per command, past which the
+ * whole process group is killed.
+ *
+ * The trial's own, writable root-like layout, a fresh temp folder per trial on the host:
+ *   /app            a copy of the task's environment/ (minus nothing: a Dockerfile is just a file here)
+ *   /tests          a copy of the task's tests/
+ *   /logs/verifier  empty; the verifier writes reward.json / reward.txt here
+ *   /logs/agent     empty
+ *
+ * NOT isolated: the host's file system is readable (read-only) inside, secrets included, as in
+ * the `e2b` verifier; the task's Dockerfile is not built, so the tests get the host's tools
+ * (bash, python3, ...); `cpus` and `storage` are not enforced (no cgroups: a test can use every
+ * core and fill the host's disk under the trial root); the memory limit is on address space,
+ * not resident memory; readFile follows symlinks the sandbox made (it can only reach what the
+ * sandbox could read anyway); there is no agent sandbox beyond this one (the single-turn agent runs
+ * on the host and only its answer enters).
+ *
+ * How /app, /tests and /logs appear at the root: bubblewrap cannot create mount points on a
+ * read-only `/`, so the trial gives runInSandbox its own root (see trialRoot) instead of the
+ * whole host. Every other argument (limits, namespaces, the start marker) is runInSandbox's.
+ */
+export class LocalEnvironment implements HarborEnvironment {
+  private disposed = false;
+
+  private constructor(
+    private readonly base: string,
+    private readonly memoryMb: number,
+    private readonly root: string[],
+    private readonly bwrapPath: string | undefined,
+  ) {}
+
+  static async create(task: HarborTask, options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
+    const memoryMb = options.memoryMb ?? task.limits.memoryMb;
+    const base = await mkdtemp(join(tmpdir(), 'evsys-harbor-'));
+    try {
+      const root = join(base, 'root');
+      await mkdir(join(root, 'app'), { recursive: true });
+      await mkdir(join(root, 'logs', 'verifier'), { recursive: true });
+      await mkdir(join(root, 'logs', 'agent'), { recursive: true });
+      await mkdir(join(root, 'home'), { recursive: true });
+      await cp(join(task.dir, 'tests'), join(root, 'tests'), { recursive: true });
+      if (task.environmentDir) await cp(task.environmentDir, join(root, 'app'), { recursive: true });
+      return new LocalEnvironment(base, memoryMb, await trialRoot(root), options.bwrapPath);
+    } catch (err) {
+      await rm(base, { recursive: true, force: true });
+      throw new VerifierInfraError(`cannot prepare the trial's sandbox root: ${(err as Error).message}`);
+    }
+  }
+
+  async run(cmd: string, opts: RunOptions): Promise<RunResult> {
+    this.checkOpen();
+    const cwd = opts.cwd ?? APP_DIR;
+    const command = `cd ${shellQuote(cwd)} || exit 126\n${cmd}`;
+    const result = await runInSandbox(
+      join(this.base, 'root', 'home'),
+      command,
+      { timeoutMs: opts.timeoutMs, memoryMb: this.memoryMb, bwrapPath: this.bwrapPath, root: this.root },
+      opts.signal,
+    );
+    // runInSandbox interleaves stdout and stderr into one tail; it is reported as stdout.
+    return { exitCode: result.exitCode, stdout: result.output, stderr: '', timedOut: result.timedOut };
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    this.checkOpen();
+    const host = this.hostPath(path);
+    await mkdir(dirname(host), { recursive: true });
+    // The sandbox may have left a symlink here pointing anywhere on the host: never follow it.
+    if ((await lstat(host).catch(() => undefined))?.isSymbolicLink()) await rm(host);
+    await writeFile(host, content);
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    this.checkOpen();
+    try {
+      return await readFile(this.hostPath(path), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await rm(this.base, { recursive: true, force: true });
+  }
+
+  /** The host path behind an environment path under /app, /tests or /logs. */
+  private hostPath(path: string): string {
+    const norm = posix.normalize(path);
+    const top = norm.split('/')[1];
+    if (!posix.isAbsolute(norm) || !(TRIAL_MOUNTS as readonly string[]).includes(top ?? '') || norm.includes('/../')) {
+      throw new BadInputError(`local harbor environment: ${path} is outside /app, /tests and /logs`);
+    }
+    return join(this.base, 'root', norm);
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new Error('local harbor environment already disposed');
+  }
+}
+
+/**
+ * The trial's root for bubblewrap: every top-level host entry read-only (so tools and
+ * libraries work), except the trial's own `/app`, `/tests` and `/logs`, bound writable from its
+ * temporary folder, and what the sandbox makes fresh (`/dev`, `/proc`, `/tmp`).
+ */
+async function trialRoot(root: string): Promise<string[]> {
+  const layout: string[] = [];
+  for (const entry of (await readdir('/', { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (SANDBOX_OWN.has(entry.name) || (TRIAL_MOUNTS as readonly string[]).includes(entry.name)) continue;
+    const path = `/${entry.name}`;
+    if (entry.isSymbolicLink()) layout.push('--symlink', await readlink(path), path);
+    else layout.push('--ro-bind', path, path);
+  }
+  for (const name of TRIAL_MOUNTS) layout.push('--bind', join(root, name), `/${name}`);
+  return layout;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Docker environment: NOT IMPLEMENTED and not testable here (no daemon). It exists so the
+ * `environment: docker` choice fails with a clear message rather than an unknown name. The
+ * intended design: build `environment/Dockerfile` (or pull `docker_image`), start one container
+ * per trial with `--network none --memory <memory> --cpus <cpus>`, `docker cp` tests/ to /tests
+ * before the verifier, and run commands with `docker exec` under the same timeouts.
+ */
+export class DockerEnvironment implements HarborEnvironment {
+  static async create(_task: HarborTask, dockerPath = 'docker'): Promise<DockerEnvironment> {
+    const probe = spawnSync(dockerPath, ['info', '--format', '{{.ServerVersion}}'], { timeout: 10_000, encoding: 'utf8' });
+    if (probe.error || probe.status !== 0) {
+      const why = probe.error ? probe.error.message : (probe.stderr || '').trim().split('\n').pop();
+      throw new VerifierInfraError(`harbor environment "docker" needs a Docker daemon, and none is reachable (${dockerPath} info: ${why})`);
+    }
+    throw new VerifierInfraError('harbor environment "docker" is not implemented yet; use environment "local"');
+  }
+
+  run(): Promise<RunResult> {
+    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
+  }
+  writeFile(): Promise<void> {
+    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
+  }
+  readFile(): Promise<string | undefined> {
+    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
+  }
+  async dispose(): Promise<void> {}
+}
+
+export type HarborEnvironmentKind = 'local' | 'docker';
+
+/** One place that turns the config's environment name into an environment. */
+export async function createEnvironment(kind: HarborEnvironmentKind, task: HarborTask, options: LocalEnvironmentOptions = {}): Promise<HarborEnvironment> {
+  if (kind === 'local') return LocalEnvironment.create(task, options);
+  if (kind === 'docker') return DockerEnvironment.create(task);
+  throw new BadInputError(`unknown harbor environment "${String(kind)}" (known: local, docker)`);
+}
