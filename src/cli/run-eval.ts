@@ -5,7 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadBenchmark } from '../benchmark/load';
 import { ensureSearchAttributes } from '../client/search-attributes';
 import { startOrAttachEval } from '../client/start-eval';
-import type { EvaluatorFileEntry, SamplerConfig } from '../config/evaluator';
+import { SamplerSchema, type EvaluatorFileEntry, type SamplerConfig } from '../config/evaluator';
 import { BadInputError } from '../errors';
 import { openLedger } from '../ledger/open-ledger';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
@@ -45,7 +45,8 @@ async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
   const simulator = await startSimulator({ tasks: benchmark.tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
   return {
     entry,
-    sampler: { base_url: simulator.url, model: entry.sampler.model, timeout_s: 30, max_retries: 5, api: 'chat' },
+    // The simulator answers within its latency: a short timeout turns a lost request into a quick retry.
+    sampler: SamplerSchema.parse({ base_url: simulator.url, model: entry.sampler.model, timeout_s: 30 }),
     simulator,
   };
 }
