@@ -21,6 +21,13 @@ import type { HarborTask } from './task';
  * (retried a bounded number of times, then counted as an infrastructure error, apart from the
  * rewards). A broken verifier usually stays broken on retry, but a flaky one may not, and a
  * 0 would misreport the model.
+ *
+ * Not wired in yet. The plan for `engine: harbor` in scoreTask:
+ * - load the tasks with loadHarborDataset, through the benchmark cache;
+ * - sample inside runAgentTurn, under the endpoint throttle;
+ * - score with createEnvironment(...) + runTrial(...) + dispose(), in place of verify();
+ * - record the trial's `rewards` and a log excerpt with the sample;
+ * - make the activity's startToClose longer than the agent and verifier timeouts together.
  */
 
 export const ANSWER_PATH = `${APP_DIR}/answer.txt`;
