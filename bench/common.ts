@@ -1,12 +1,12 @@
 // Shared by the benchmark scripts: the generated benchmark, the eval input, a plain in-process
 // runner (no Temporal) over the same sampling and verification code, and request timings.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { splitThinking } from '../src/chat/thinking';
-import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
+import { writeArithmeticBenchmark } from '../test/helpers/benchmarks';
 import { drawSample, taskPrompt, type TaskPrompt } from '../src/activities/prompt';
 import { runPool } from '../src/activities/run-pool';
 import type { EvalPlan } from '../src/activities/types';
@@ -14,20 +14,10 @@ import { SamplerClient } from '../src/sampler/client';
 import { extractAnswer, verify } from '../src/verifiers';
 import { EvaluateBenchmarkInputSchema, type ParsedEvaluateBenchmarkInput } from '../src/workflows/io';
 
-/** N arithmetic tasks with an exact_match verifier, as bench/scale.ts writes them. */
+/** N generated arithmetic tasks in a fresh temporary folder. */
 export async function writeBenchmark(nTasks: number, prefix = 'evsys-bench-'): Promise<{ dir: string; tasks: Task[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  const rows = Array.from({ length: nTasks }, (_, i) =>
-    JSON.stringify({
-      task_id: `t${i}`,
-      instruction: `Task ${i}: what is ${i} + 1?`,
-      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i + 1) },
-      metadata: { bucket: i % 10 },
-    }),
-  );
-  writeFileSync(path.join(dir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
-  const { tasks } = await loadBenchmark(dir);
-  return { dir, tasks };
+  return { dir, tasks: await writeArithmeticBenchmark(dir, nTasks) };
 }
 
 export function evalInput(opts: { name: string; dir: string; samples: number; concurrency: number; simUrl: string }): ParsedEvaluateBenchmarkInput {

@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
+import { writeArithmeticBenchmark } from './helpers/benchmarks';
 import { expectedFromOracle } from './helpers/expected-metrics';
 import { startTemporalFixture, tempDir, type TemporalFixture } from './helpers/temporal';
 
@@ -18,16 +16,7 @@ let tasks: Task[];
 
 beforeAll(async () => {
   benchmarkDir = tempDir();
-  const rows = Array.from({ length: N_TASKS }, (_, i) =>
-    JSON.stringify({
-      task_id: `sum-${i}`,
-      instruction: `What is ${i} + ${i * 3}?`,
-      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i * 4) },
-      metadata: { parity: i % 2 ? 'odd' : 'even' },
-    }),
-  );
-  writeFileSync(path.join(benchmarkDir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
-  ({ tasks } = await loadBenchmark(benchmarkDir));
+  tasks = await writeArithmeticBenchmark(benchmarkDir, N_TASKS);
   // The server suggests continue-as-new after 150 events instead of its default thousands.
   [temporal, sim] = await Promise.all([
     startTemporalFixture({}, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=150']),

@@ -1,14 +1,14 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { ApplicationFailure, CancelledFailure, Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBenchmark } from '../src/benchmark/load';
 import type { Task } from '../src/benchmark/task';
 import { startOrAttachEval } from '../src/client/start-eval';
 import type { EvaluatorInput } from '../src/config/evaluator';
 import { isCorrectSample } from '../src/simulator/oracle';
+import { writeArithmeticBenchmark } from './helpers/benchmarks';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../src/simulator/server';
 import type { evaluateBenchmark } from '../src/workflows';
 import { progressQuery } from '../src/workflows/evaluate-benchmark';
@@ -63,17 +63,7 @@ beforeAll(async () => {
   dir = tempDir('evsys-crash-');
   benchmarkDir = path.join(dir, 'bench');
   ledgerFile = path.join(dir, 'ledger.sqlite');
-  mkdirSync(benchmarkDir);
-  const rows = Array.from({ length: N_TASKS }, (_, i) =>
-    JSON.stringify({
-      task_id: `mul-${i}`,
-      instruction: `What is ${i} times 7?`,
-      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i * 7) },
-      metadata: {},
-    }),
-  );
-  writeFileSync(path.join(benchmarkDir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
-  ({ tasks } = await loadBenchmark(benchmarkDir));
+  tasks = await writeArithmeticBenchmark(benchmarkDir, N_TASKS);
 
   const [port, uiPort] = [await freePort(), await freePort()];
   server = new RestartableServer({ dbFile: path.join(dir, 'temporal.sqlite'), logFile: path.join(dir, 'temporal.log'), port, uiPort });

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadBenchmark } from '../src/benchmark/load';
 import { runReplayCommand } from '../src/cli/replay';
+import { writeArithmeticBenchmark } from './helpers/benchmarks';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { resolveTemporalExecutable } from '../src/temporal/cli-path';
 import { replayHistories, type HistoryToReplay } from '../src/temporal/replay';
@@ -27,14 +27,11 @@ function fixture(file: string): HistoryToReplay {
 
 beforeAll(async () => {
   benchmarkDir = tempDir();
-  const rows = Array.from({ length: N_TASKS }, (_, i) =>
-    JSON.stringify({ task_id: `t-${i}`, instruction: `What is ${i} + 1?`, verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i + 1) } }),
-  );
-  writeFileSync(path.join(benchmarkDir, 'tasks.jsonl'), `${rows.join('\n')}\n`);
+  const tasks = await writeArithmeticBenchmark(benchmarkDir, N_TASKS);
   // A server that suggests continue-as-new early, so one workflow id holds several runs.
   [temporal, sim] = await Promise.all([
     startTemporalFixture({}, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=150']),
-    loadBenchmark(benchmarkDir).then(({ tasks }) => startSimulator({ tasks, seed: 2, pCorrect: 0.5, latencyMs: 0 })),
+    startSimulator({ tasks, seed: 2, pCorrect: 0.5, latencyMs: 0 }),
   ]);
 });
 
