@@ -212,7 +212,8 @@ async function scoreTasks(
           fatal ??= err;
           return;
         }
-        // Retries are spent: the task's missing samples count as infrastructure errors.
+        // Retries are spent. Progress counts the whole task as errored; the metrics count
+        // exactly the samples the ledger lacks.
         log.warn('task failed after all attempts', { taskIndex: scheduledIndex, error: describeFailure(err) });
         progress.tasks_failed++;
         progress.samples_errored += evaluator.num_samples;
