@@ -8,6 +8,7 @@ import { drawSample, taskPrompt } from './prompt';
 import { runPool } from './run-pool';
 import type { SamplerPool } from './sampler-pool';
 import { sampleStamp } from './stamp';
+import { finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
 import type { ScoreTaskInput, ScoreTaskResult } from './types';
 
 export interface ScoreTaskDeps {
@@ -15,9 +16,6 @@ export interface ScoreTaskDeps {
   samplers: SamplerPool;
   ledger: SampleLedger;
 }
-
-/** Keeps the server's heartbeat clock fed during long requests, so cancellation reaches us. */
-const HEARTBEAT_INTERVAL_MS = 5_000;
 
 /**
  * Draws the task's missing samples (those not already in the ledger under the same stamp),
@@ -32,10 +30,10 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
 
     const version = verifierVersion();
     const stamp = sampleStamp(plan);
-    const finished = new Map((await deps.ledger.samplesOf(plan.eval_id, task.task_id, stamp)).map((s) => [s.sample_idx, s]));
+    const finished = await finishedSamples(deps.ledger, plan, task.task_id, stamp);
     // Completions an older verifier scored are re-verified, never drawn again.
     const stale = [...finished.values()].filter((s) => s.verifier_version !== version);
-    const missing = plan.rescore_only ? [] : Array.from({ length: plan.num_samples }, (_, i) => i).filter((i) => !finished.has(i));
+    const missing = missingSamples(plan, finished);
     const reused = finished.size;
 
     const client = deps.samplers.clientFor(plan.sampler, plan.model);
@@ -61,7 +59,7 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
       await deps.ledger.record(record);
       finished.set(record.sample_idx, record);
     };
-    const heartbeat = setInterval(() => context.heartbeat({ finished: finished.size }), HEARTBEAT_INTERVAL_MS);
+    const stopHeartbeat = startHeartbeat(context, finished);
     try {
       await runPool(stale, parallelism, async (sample) => keep({ ...sample, ...(await score(sample.completion)) }));
       await runPool(missing, parallelism, async (sampleIdx) => {
@@ -92,9 +90,8 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
         });
       });
     } finally {
-      clearInterval(heartbeat);
+      stopHeartbeat();
     }
-    const rewards = [...finished.values()].map((s) => s.reward);
-    return { task_id: task.task_id, scored: rewards.length, passed: rewards.filter((r) => r >= 1).length, reused };
+    return taskResult(task.task_id, finished, reused);
   };
 }
