@@ -103,7 +103,7 @@ export function recordRequests(urlPrefix: string): { records: RequestTiming[]; r
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (!url.startsWith(urlPrefix)) return original(input, init);
     const start = performance.now();
-    const match = typeof init?.body === 'string' ? /Task (\d+):/.exec(init.body) : null;
+    const match = typeof init?.body === 'string' ? /What is (\d+) \+/.exec(init.body) : null;
     const response = await original(input, init);
     // The client reads the body next; the answer is complete when the clone's text is.
     await response.clone().text();
@@ -208,19 +208,20 @@ export function quietRuntime(): void {
 }
 
 /**
- * CPU seconds (user + system) used so far by this process and by its live child processes (the
- * dev server's `temporal` binary), read from /proc; `children` is 0 where there is no /proc.
+ * CPU seconds (user + system) used so far by this process and by each of its live child
+ * processes (the dev server's `temporal` binary, a simulator process), read from /proc;
+ * `children` is empty where there is no /proc.
  */
-export function cpuSeconds(): { self: number; children: number } {
+export function cpuSeconds(): { self: number; children: Map<number, number> } {
   const { user, system } = process.cpuUsage();
-  let children = 0;
+  const children = new Map<number, number>();
   try {
     const tick = 100; // USER_HZ on Linux
     for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
       try {
         // Fields after the ")" of the command name: state ppid ... utime(12) stime(13) from there.
         const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        if (Number(fields[1]) === process.pid) children += (Number(fields[11]) + Number(fields[12])) / tick;
+        if (Number(fields[1]) === process.pid) children.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / tick);
       } catch {
         // The process ended between listing and reading.
       }
@@ -229,4 +230,13 @@ export function cpuSeconds(): { self: number; children: number } {
     // No /proc.
   }
   return { self: (user + system) / 1e6, children };
+}
+
+/** CPU seconds a child process (or, without a pid, all children but `except`) used between two readings. */
+export function childCpuDelta(before: Map<number, number>, after: Map<number, number>, pick: { pid: number } | { except: number }): number {
+  let sum = 0;
+  for (const [pid, seconds] of after) {
+    if ('pid' in pick ? pid === pick.pid : pid !== pick.except) sum += seconds - (before.get(pid) ?? 0);
+  }
+  return sum;
 }

@@ -14,10 +14,10 @@ import type { Worker } from '@temporalio/worker';
 import type { Task } from '../src/benchmark/task';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
-import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createEvsysWorker } from '../src/worker';
-import { breakdown, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type TimeBreakdown } from './common';
+import { breakdown, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type TimeBreakdown } from './common';
+import { startSimulatorProcess, type SimulatorProcess } from './simulator-process';
 
 export interface EfficiencyOptions {
   tasks: number;
@@ -41,25 +41,25 @@ export interface EfficiencyResult {
   nTasks: number;
   errored: number;
   evsys: TimeBreakdown;
-  cpu: { nodeS: number; serverS: number };
+  cpu: { nodeS: number; serverS: number; simulatorS: number };
   plain?: { wallS: number; efficiency: number; overhead: number; breakdown: TimeBreakdown; cpuS: number };
 }
 
 /** A dev server, simulator and in-process worker shared by several evals (and by bench/peer-inspect.ts). */
 export interface EvsysRig {
   env: TestWorkflowEnvironment;
-  sim: RunningSimulator;
+  sim: SimulatorProcess;
   worker: Worker;
   dir: string;
   tasks: Task[];
   close(): Promise<void>;
 }
 
-export async function startRig(opts: { tasks: number; latencyMs: number; simPort?: number }): Promise<EvsysRig> {
+export async function startRig(opts: { tasks: number; latencyMs: number }): Promise<EvsysRig> {
   quietRuntime();
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-efficiency-');
-  const env = await startDevServer();
-  const sim = await startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs: opts.latencyMs, port: opts.simPort ?? 0 });
+  const env = await startDevServer({ extraArgs: (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) });
+  const sim = await startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs });
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
   const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'efficiency', ledger });
   const running = worker.run();
@@ -82,7 +82,7 @@ export async function startRig(opts: { tasks: number; latencyMs: number; simPort
 /** One eval through evsys on the rig; a fresh workflow id (no run_id) and so a fresh ledger key each time. */
 export async function runEvsys(rig: EvsysRig, samples: number, concurrency: number, latencyMs: number) {
   const input = evalInput({ name: `eff-c${concurrency}`, dir: rig.dir, samples, concurrency, simUrl: rig.sim.url });
-  rig.sim.resetStats();
+  await rig.sim.resetStats();
   const recorder = recordRequests(rig.sim.url);
   const peak = peakRssSampler();
   const cpu0 = cpuSeconds();
@@ -93,11 +93,15 @@ export async function runEvsys(rig: EvsysRig, samples: number, concurrency: numb
     const cpu1 = cpuSeconds();
     return {
       /** CPU seconds of this process (worker, simulator, client) and of the dev server child during the eval. */
-      cpu: { nodeS: cpu1.self - cpu0.self, serverS: cpu1.children - cpu0.children },
+      cpu: {
+        nodeS: cpu1.self - cpu0.self,
+        serverS: childCpuDelta(cpu0.children, cpu1.children, { except: rig.sim.pid }),
+        simulatorS: childCpuDelta(cpu0.children, cpu1.children, { pid: rig.sim.pid }),
+      },
       wallS: (ended - started) / 1000,
       peakRssMiB: peak() / 2 ** 20,
       result,
-      maxSimConcurrency: rig.sim.stats().maxConcurrency,
+      maxSimConcurrency: (await rig.sim.stats()).maxConcurrency,
       breakdown: breakdown(recorder.records, started, ended, latencyMs, concurrency),
     };
   } finally {
@@ -130,7 +134,7 @@ export async function runEfficiency(opts: EfficiencyOptions): Promise<Efficiency
         `evsys  n_concurrent ${concurrency}: wall ${r.wallS.toFixed(1)} s (limit ${limitS.toFixed(1)} s, efficiency ${r.efficiency.toFixed(2)}), ` +
           `${r.tasksPerS.toFixed(1)} tasks/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, simulator max concurrency ${r.maxSimConcurrency}, ` +
           `n_tasks ${r.nTasks}, errored ${r.errored}, ` +
-          `CPU ${r.cpu.nodeS.toFixed(1)} s in this process + ${r.cpu.serverS.toFixed(1)} s dev server (${((1000 * (r.cpu.nodeS + r.cpu.serverS)) / opts.tasks).toFixed(1)} ms a task)\n  where the time goes: ${formatBreakdown(r.evsys)}`,
+          `CPU ${r.cpu.nodeS.toFixed(1)} s in this process (worker, client) + ${r.cpu.serverS.toFixed(1)} s dev server (${((1000 * (r.cpu.nodeS + r.cpu.serverS)) / opts.tasks).toFixed(1)} ms a task) + ${r.cpu.simulatorS.toFixed(1)} s simulator process\n  where the time goes: ${formatBreakdown(r.evsys)}`,
       );
       if (opts.plain) {
         const input = evalInput({ name: 'plain', dir: rig.dir, samples: opts.samples, concurrency, simUrl: rig.sim.url });

@@ -45,7 +45,7 @@ export async function runPeerInspect(opts: PeerOptions): Promise<PeerResult> {
   const rig = await startRig({ tasks: opts.tasks, latencyMs: opts.latencyMs });
   try {
     const evsys = await runEvsys(rig, opts.samples, opts.concurrency, opts.latencyMs);
-    rig.sim.resetStats();
+    await rig.sim.resetStats();
     const started = performance.now();
     const py = await runPython(opts.python ?? 'python3', [
       path.join(__dirname, 'peer-inspect.py'),

@@ -1,17 +1,17 @@
 // An eval of N generated tasks x 4 samples against the simulator (latency 50 ms), n_concurrent
 // 256, on a dev server with its default limits and an in-process worker. Prints wall time,
-// tasks/s, peak RSS of this process (worker + simulator + client), and the workflow's runs
+// tasks/s, peak RSS of this process (worker + client; the simulator runs in its own), and the workflow's runs
 // (continue-as-new) with their history lengths.
 // Run: npx tsx bench/scale.ts [tasks=1000] [samples=4] [latencyMs=50] [concurrency=256]
 // EVSYS_BENCH_SERVER_ARGS passes extra `temporal server start-dev` flags (dynamic config).
 import path from 'node:path';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
-import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createEvsysWorker } from '../src/worker';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 import { loadLine, peakRssSampler, quietRuntime, writeBenchmark } from './common';
+import { startSimulatorProcess } from './simulator-process';
 
 export interface ScaleOptions {
   tasks: number;
@@ -36,8 +36,8 @@ export interface ScaleResult {
 
 export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
   quietRuntime();
-  const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-scale-');
-  const [env, sim] = await Promise.all([startDevServer({ extraArgs: opts.serverArgs }), startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs: opts.latencyMs })]);
+  const { dir } = await writeBenchmark(opts.tasks, 'evsys-scale-');
+  const [env, sim] = await Promise.all([startDevServer({ extraArgs: opts.serverArgs }), startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs })]);
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
   try {
     const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'scale', ledger });
@@ -57,6 +57,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
     const wallS = (performance.now() - started) / 1000;
     const peakRss = peak();
 
+    const simStats = await sim.stats();
     const runs: number[] = [];
     for await (const run of env.client.workflow.list({ query: `WorkflowId = '${result.eval_id}'` })) runs.push(run.historyLength);
     return {
@@ -65,8 +66,8 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
       tasksPerS: opts.tasks / wallS,
       peakRssMiB: peakRss / 2 ** 20,
       runs: runs.reverse(),
-      simRequests: sim.stats().requests,
-      simMaxConcurrency: sim.stats().maxConcurrency,
+      simRequests: simStats.requests,
+      simMaxConcurrency: simStats.maxConcurrency,
       nTasks: result.metrics.n_tasks,
       errored: result.metrics.n_errored_samples,
     };
@@ -86,7 +87,7 @@ if (require.main === module) {
       console.log(
         `${tasks} tasks x ${samples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}: wall ${r.wallS.toFixed(1)} s ` +
           `(limit ${r.limitS.toFixed(1)} s, efficiency ${(r.limitS / r.wallS).toFixed(2)}), ${r.tasksPerS.toFixed(1)} tasks/s, ` +
-          `peak RSS ${r.peakRssMiB.toFixed(0)} MiB (worker + simulator + client in one process)`,
+          `peak RSS ${r.peakRssMiB.toFixed(0)} MiB (worker + client in one process, simulator apart)`,
       );
       console.log(`runs (continue-as-new): ${r.runs.length}; events per run: ${r.runs.join(', ')}`);
       console.log(`simulator: ${r.simRequests} requests, max concurrency ${r.simMaxConcurrency}; n_tasks ${r.nTasks}, errored ${r.errored}`);
