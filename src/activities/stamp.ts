@@ -16,6 +16,8 @@ export function sampleStamp(plan: EvalPlan): string {
     temperature: plan.temperature,
     chat_template: plan.chat_template,
     content_hash: plan.content_hash,
+    // Only harbor evals carry it, so the stamps of live-sampler samples stay what they were.
+    ...(plan.harbor ? { harbor: plan.harbor } : {}),
   };
   return createHash('sha256').update(JSON.stringify(determinants)).digest('hex').slice(0, 16);
 }

@@ -1,4 +1,4 @@
-import type { ChatTemplate, SamplerConfig } from '../config/evaluator';
+import type { ChatTemplate, HarborOptions, SamplerConfig } from '../config/evaluator';
 
 /**
  * Everything that determines one eval's samples, sent with each activity. It is compact (no
@@ -23,11 +23,15 @@ export interface EvalPlan {
   tokenizer?: string | null;
   judge?: SamplerConfig | null;
   sandbox: { timeout_s: number; memory_mb: number };
+  /** Present exactly when the engine is `harbor`: each sample is a Harbor trial (src/harbor/). */
+  harbor?: HarborOptions;
 }
 
 export interface LoadBenchmarkInput {
   path: string;
   limit?: number | null;
+  /** `harbor` also reads Harbor task directories; see src/harbor/dataset.ts. */
+  engine?: string;
 }
 
 export interface BenchmarkSummary {

@@ -37,6 +37,23 @@ export const ChatTemplateSchema = z.strictObject({
 });
 export type ChatTemplate = z.infer<typeof ChatTemplateSchema>;
 
+/** The `engine` value that scores Harbor trials (SPEC "Harbor task format"); any other is the live-sampler path. */
+export const HARBOR_ENGINE = 'harbor';
+
+/** How `engine: harbor` runs a trial; ignored by the live-sampler path. */
+export const HarborOptionsSchema = z.strictObject({
+  /**
+   * `single_turn`: one answer, written to /app/answer.txt. `shell`: the model's commands run in
+   * the environment, one ```bash block per reply, until a reply has none or `max_turns`.
+   */
+  agent: z.enum(['single_turn', 'shell']).default('single_turn'),
+  /** Replies of the `shell` agent at most. */
+  max_turns: z.number().int().min(1).default(10),
+  /** Where trials run: `local` (bubblewrap) or `docker` (needs a reachable Docker daemon). */
+  environment: z.enum(['local', 'docker']).default('local'),
+});
+export type HarborOptions = z.infer<typeof HarborOptionsSchema>;
+
 const evaluatorFields = {
   name: z.string().min(1),
   benchmark: BenchmarkRefSchema,
@@ -49,6 +66,7 @@ const evaluatorFields = {
   chat_template: ChatTemplateSchema.default({ user_template: '{prompt}' }),
   limit: z.number().int().min(0).nullish(),
   engine: z.string().default(''),
+  harbor: HarborOptionsSchema.prefault({}),
   model_name: z.string().nullish(),
   workspace_dir: z.string().nullish(),
   num_samples: z.number().int().min(1).default(1),

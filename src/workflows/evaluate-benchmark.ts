@@ -14,6 +14,7 @@ import {
 import type { ActivityOptions } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { EvalPlan } from '../activities/types';
+import { HARBOR_ENGINE } from '../config/evaluator';
 import { BAD_INPUT_ERROR_TYPE } from '../errors';
 import {
   EvaluateBenchmarkInputSchema,
@@ -115,7 +116,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   const slots = new SampleSlots(evaluator.n_concurrent);
   setHandler(progressQuery, () => ({ ...progress, samples_in_flight: slots.inUse }));
 
-  const benchmark = await loadBenchmark({ path: evaluator.benchmark.path, limit: evaluator.limit });
+  const benchmark = await loadBenchmark({ path: evaluator.benchmark.path, limit: evaluator.limit, engine: evaluator.engine });
   if (input.resume && input.resume.content_hash !== benchmark.content_hash) {
     throw ApplicationFailure.nonRetryable(
       `benchmark ${evaluator.benchmark.path} changed while this eval ran (content hash ${benchmark.content_hash.slice(0, 12)}, started with ${input.resume.content_hash.slice(0, 12)})`,
@@ -140,6 +141,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     tokenizer: evaluator.tokenizer,
     judge: evaluator.judge,
     sandbox: evaluator.sandbox,
+    ...(evaluator.engine === HARBOR_ENGINE ? { harbor: evaluator.harbor } : {}),
   };
   const taskIndex = await scoreTasks(plan, evaluator, progress, slots, input.resume?.next_task_index ?? 0, benchmark.n_tasks);
   if (taskIndex < benchmark.n_tasks) {
