@@ -3,6 +3,7 @@ import { BAD_INPUT_ERROR_TYPE, BadInputError } from '../errors';
 import type { SampleLedger } from '../ledger/types';
 import { aggregateMetricsActivity } from './aggregate';
 import { BenchmarkCache } from './benchmark-cache';
+import { EvalGates } from './eval-gates';
 import { loadBenchmarkActivity } from './load-benchmark';
 import { SamplerPool } from './sampler-pool';
 import { scoreTaskActivity } from './score-task';
@@ -32,9 +33,10 @@ function failFastOnBadInput<A extends unknown[], R>(fn: (...args: A) => Promise<
 export function createActivities(deps: ActivityDeps) {
   const benchmarks = new BenchmarkCache();
   const samplers = new SamplerPool(deps.env);
+  const gates = new EvalGates();
   return {
     loadBenchmark: failFastOnBadInput(loadBenchmarkActivity(benchmarks)),
-    scoreTask: failFastOnBadInput(scoreTaskActivity({ benchmarks, samplers, ledger: deps.ledger })),
+    scoreTask: failFastOnBadInput(scoreTaskActivity({ benchmarks, samplers, gates, ledger: deps.ledger })),
     aggregateMetrics: failFastOnBadInput(aggregateMetricsActivity({ benchmarks, ledger: deps.ledger })),
     uploadResults: failFastOnBadInput(uploadResultsActivity({ benchmarks, ledger: deps.ledger })),
   };

@@ -4,6 +4,7 @@ import type { SampleLedger, SampleRecord } from '../ledger/types';
 import { splitThinking } from '../chat/thinking';
 import { extractAnswer, verifierVersion, verify, type VerifyContext } from '../verifiers';
 import type { BenchmarkCache } from './benchmark-cache';
+import type { EvalGates } from './eval-gates';
 import { drawSample, taskPrompt } from './prompt';
 import { runPool } from './run-pool';
 import type { SamplerPool } from './sampler-pool';
@@ -14,6 +15,7 @@ import type { ScoreTaskInput, ScoreTaskResult } from './types';
 export interface ScoreTaskDeps {
   benchmarks: BenchmarkCache;
   samplers: SamplerPool;
+  gates: EvalGates;
   ledger: SampleLedger;
 }
 
@@ -22,7 +24,7 @@ export interface ScoreTaskDeps {
  * verifies each, and records it as soon as it is done, so a crash loses only in-flight work.
  */
 export function scoreTaskActivity(deps: ScoreTaskDeps) {
-  return async function scoreTask({ plan, task_index, parallelism }: ScoreTaskInput): Promise<ScoreTaskResult> {
+  return async function scoreTask({ plan, task_index, parallelism, n_concurrent }: ScoreTaskInput): Promise<ScoreTaskResult> {
     const context = Context.current();
     const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
     const task = benchmark.tasks[task_index];
@@ -70,9 +72,10 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
           seed: sampleIdx,
           signal: context.cancellationSignal,
         };
-        const completion = await deps.samplers.throttled(
-          plan.sampler.base_url,
-          () => drawSample(client, prompt, request),
+        const completion = await deps.gates.use(
+          plan.eval_id,
+          n_concurrent,
+          () => deps.samplers.throttled(plan.sampler.base_url, () => drawSample(client, prompt, request), context.cancellationSignal),
           context.cancellationSignal,
         );
         await keep({
