@@ -1,6 +1,7 @@
 // Shared by the benchmark scripts: the generated benchmark, the eval input, a plain in-process
 // runner (no Temporal) over the same sampling and verification code, and request timings.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -92,25 +93,30 @@ export interface RequestTiming {
 }
 
 /**
- * Records the start and end of every fetch to `urlPrefix` in this process (the in-process worker's
- * sampler client included), with the task index read from the request body. Instrumentation in
- * the bench only: src/ is untouched. Returns the records and a function that restores fetch.
+ * Records the start and end of every HTTP request to `urlPrefix` in this process (the in-process
+ * worker's sampler client included), with the task index read from the request body, by
+ * wrapping node:http's `request`. Instrumentation in the bench only: src/ is untouched. Returns
+ * the records and a function that restores `request`.
  */
 export function recordRequests(urlPrefix: string): { records: RequestTiming[]; restore(): void } {
-  const original = globalThis.fetch;
+  const original = http.request;
   const records: RequestTiming[] = [];
-  globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.startsWith(urlPrefix)) return original(input, init);
+  const recording = (...args: Parameters<typeof http.request>) => {
+    const request = original(...args);
+    if (!String(args[0]).startsWith(urlPrefix)) return request;
     const start = performance.now();
-    const match = typeof init?.body === 'string' ? /What is (\d+) \+/.exec(init.body) : null;
-    const response = await original(input, init);
-    // The client reads the body next; the answer is complete when the clone's text is.
-    await response.clone().text();
-    records.push({ start, end: performance.now(), task: match ? Number(match[1]) : -1 });
-    return response;
+    let task = -1;
+    const end = request.end.bind(request) as (body: unknown) => http.ClientRequest;
+    request.end = ((body: unknown) => {
+      const match = typeof body === 'string' ? /What is (\d+) \+/.exec(body) : null;
+      if (match) task = Number(match[1]);
+      return end(body);
+    }) as typeof request.end;
+    request.once('response', (response) => response.once('end', () => records.push({ start, end: performance.now(), task })));
+    return request;
   };
-  return { records, restore: () => void (globalThis.fetch = original) };
+  http.request = recording as typeof http.request;
+  return { records, restore: () => void (http.request = original) };
 }
 
 export interface TimeBreakdown {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadInputError } from '../errors';
+import { postJson, type HttpAnswer } from './http-post';
 
 /**
  * A client for an OpenAI-compatible `/chat/completions` endpoint (vLLM, the simulator, a hosted
@@ -154,22 +155,12 @@ export class SamplerClient {
     }, this.opts.timeoutMs);
     const cancel = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', cancel, { once: true });
-    let response: Response;
-    let text: string;
+    let response: HttpAnswer;
     try {
-      response = await fetch(endpoint.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}),
-        },
-        body,
-        signal: controller.signal,
-      });
-      // Read the body even on errors: undici reuses the connection only once it is drained.
-      text = await response.text();
+      const headers: Record<string, string> = this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {};
+      response = await postJson(endpoint.url, headers, body, controller.signal);
     } catch (error) {
-      // Nothing left to close: undici destroys the socket on abort, so the server sees the client leave.
+      // Nothing left to close: an aborted request destroys its socket, so the server sees the client leave.
       if (signal?.aborted) throw signal.reason;
       if (timedOut) return { failure: { cause: `no complete answer within ${this.opts.timeoutMs} ms` } };
       return { failure: { cause: describeNetworkError(error) } };
@@ -177,15 +168,14 @@ export class SamplerClient {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);
     }
-    return this.interpret(endpoint, response, text);
+    return this.interpret(endpoint, response);
   }
 
-  private interpret(endpoint: Endpoint, response: Response, text: string): AttemptOutcome {
-    const { status } = response;
-    if (response.ok) return this.parseCompletion(endpoint, text);
+  private interpret(endpoint: Endpoint, { status, retryAfter, text }: HttpAnswer): AttemptOutcome {
+    if (status >= 200 && status < 300) return this.parseCompletion(endpoint, text);
     const cause = `HTTP ${status}: ${serverMessage(text)}`;
     if (status === 429 || status === 503) {
-      return { failure: { cause, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) } };
+      return { failure: { cause, retryAfterMs: retryAfterMs(retryAfter) } };
     }
     if (status === 408 || status >= 500) return { failure: { cause } };
     throw new BadInputError(`sampler at ${endpoint.url} rejected the request: ${cause}`);
@@ -251,12 +241,11 @@ function serverMessage(text: string): string {
   return excerpt(text) || '(empty body)';
 }
 
-/** fetch reports every network failure as "fetch failed"; the useful part is in `cause`. */
+/** Node's network errors carry the reason in `code` (ECONNREFUSED, ECONNRESET, ...). */
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  if (!cause) return error.message;
-  return [error.message, cause.code, cause.message].filter(Boolean).join(': ');
+  const { code } = error as { code?: string };
+  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
 }
 
 function excerpt(text: string): string {
