@@ -29,7 +29,7 @@ describe('loadHarborTask', () => {
     expect(task.agentTimeoutMs).toBe(60_000);
     expect(task.verifierTimeoutMs).toBe(10_000);
     expect(task.limits).toEqual({ memoryMb: 1024, cpus: 1 });
-    expect(task.metadata).toEqual({ difficulty: 'easy', tags: ['arithmetic'] });
+    expect(task.metadata).toEqual({ difficulty: 'easy', tags: ['arithmetic'], reference_answer: '42' });
     expect(task.tests).toEqual(['test.sh']);
     expect(task.environmentDir).toBe(join(FIXTURES, 'pass', 'environment'));
     expect(task.solutionScript).toBe(join(FIXTURES, 'pass', 'solution', 'solve.sh'));
@@ -39,13 +39,13 @@ describe('loadHarborTask', () => {
     const task = await loadHarborTask(join(FIXTURES, 'crash'));
     expect(task.agentTimeoutMs).toBe(600_000);
     expect(task.limits).toEqual({ memoryMb: 2048, cpus: 1 });
-    expect(task.metadata).toEqual({});
+    expect(task.metadata).toEqual({ reference_answer: 'anything' });
     expect(task.environmentDir).toBeUndefined();
   });
 
   it('loads a dataset: every subdirectory with a task.toml, sorted', async () => {
     const tasks = await loadHarborDataset(FIXTURES);
-    expect(tasks.map((t) => t.id)).toEqual(['crash', 'fail', 'multi-key', 'network', 'pass', 'timeout']);
+    expect(tasks.map((t) => t.id)).toEqual(['crash', 'fail', 'multi-key', 'network', 'pass', 'slow-agent', 'timeout']);
   });
 
   it('names the file and the key in validation errors', () => {

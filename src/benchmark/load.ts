@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BadInputError } from '../errors';
-import { TaskSchema, type Task } from './task';
+import { TaskSchema, type Task, type TaskInfo } from './task';
 
 /** `metadata.yaml`: a few known keys, everything else kept as written. */
 export const BenchmarkMetadataSchema = z.looseObject({
@@ -14,13 +14,14 @@ export const BenchmarkMetadataSchema = z.looseObject({
 });
 export type BenchmarkMetadata = z.infer<typeof BenchmarkMetadataSchema>;
 
-export interface Benchmark {
+/** `T` is a tasks.jsonl row here; engine `harbor` also has task directories (src/harbor/dataset.ts). */
+export interface Benchmark<T extends TaskInfo = Task> {
   dir: string;
   /** `metadata.name`, else the directory's base name. */
   name: string;
   metadata: BenchmarkMetadata;
   /** The first `limit` tasks, in file order. */
-  tasks: Task[];
+  tasks: T[];
   /** Tasks in the file, before `limit`. */
   totalTasks: number;
   /** Changes with any byte of `tasks.jsonl` or `metadata.yaml`; independent of `limit`. */
@@ -45,10 +46,7 @@ export async function loadBenchmark(
   dir: string,
   opts: { limit?: number | null } = {},
 ): Promise<Benchmark> {
-  const limit = opts.limit ?? undefined;
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new BadInputError(`limit must be a non-negative integer or null, got ${limit}`);
-  }
+  const limit = checkLimit(opts.limit);
   const tasksPath = join(dir, TASKS_FILE);
   const metadataPath = join(dir, METADATA_FILE);
   const [tasksBytes, metadataBytes] = await Promise.all([
@@ -72,6 +70,14 @@ export async function loadBenchmark(
       [METADATA_FILE, metadataBytes],
     ]),
   };
+}
+
+/** `limit` as a count of tasks, undefined for all of them. */
+export function checkLimit(limit: number | null | undefined): number | undefined {
+  if (limit !== undefined && limit !== null && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new BadInputError(`limit must be a non-negative integer or null, got ${limit}`);
+  }
+  return limit ?? undefined;
 }
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
@@ -158,7 +164,7 @@ function describeIssues(error: z.ZodError): string {
  * Each file is framed by its name and length, so moving bytes from one file to the other, or
  * adding an empty metadata.yaml, still changes the hash.
  */
-function hashFiles(files: Array<[name: string, bytes: Buffer | undefined]>): string {
+export function hashFiles(files: Array<[name: string, bytes: Buffer | undefined]>): string {
   const hash = createHash('sha256');
   for (const [name, bytes] of files) {
     if (bytes === undefined) continue;

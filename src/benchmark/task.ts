@@ -40,3 +40,6 @@ export const TaskSchema = z.object({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 export type Task = z.infer<typeof TaskSchema>;
+
+/** What every task has, whichever engine scores it: all that metrics and upload read. */
+export type TaskInfo = Pick<Task, 'task_id' | 'instruction' | 'metadata'>;

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { BadInputError } from '../errors';
 import { VerifierInfraError } from '../verifiers/context';
 import { runInSandbox } from '../verifiers/sandbox';
-import type { HarborTask } from './task';
+import { DEFAULT_MEMORY_MB, type HarborTask } from './task';
 
 /**
  * Where a Harbor trial runs. One interface, several implementations (Harbor's own design):
@@ -18,6 +19,8 @@ export interface HarborEnvironment {
   writeFile(path: string, content: string): Promise<void>;
   /** The file's text, or undefined when it does not exist. */
   readFile(path: string): Promise<string | undefined>;
+  /** Copies a directory of the environment (its regular files and folders) to `hostDir` on the host, for the trial's logs. */
+  downloadDir(path: string, hostDir: string): Promise<void>;
   /** Frees everything the trial created; safe to call twice. */
   dispose(): Promise<void>;
 }
@@ -94,8 +97,9 @@ export class LocalEnvironment implements HarborEnvironment {
     private readonly bwrapPath: string | undefined,
   ) {}
 
-  static async create(task: HarborTask, options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
-    const memoryMb = options.memoryMb ?? task.limits.memoryMb;
+  /** Without a task, an environment with an empty /app and /tests (a tasks.jsonl row under the shell agent). */
+  static async create(task: HarborTask | undefined, options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
+    const memoryMb = options.memoryMb ?? task?.limits.memoryMb ?? DEFAULT_MEMORY_MB;
     const base = await mkdtemp(join(tmpdir(), 'evsys-harbor-'));
     try {
       const root = join(base, 'root');
@@ -103,8 +107,9 @@ export class LocalEnvironment implements HarborEnvironment {
       await mkdir(join(root, 'logs', 'verifier'), { recursive: true });
       await mkdir(join(root, 'logs', 'agent'), { recursive: true });
       await mkdir(join(root, 'home'), { recursive: true });
-      await cp(join(task.dir, 'tests'), join(root, 'tests'), { recursive: true });
-      if (task.environmentDir) await cp(task.environmentDir, join(root, 'app'), { recursive: true });
+      if (task) await cp(join(task.dir, 'tests'), join(root, 'tests'), { recursive: true });
+      else await mkdir(join(root, 'tests'));
+      if (task?.environmentDir) await cp(task.environmentDir, join(root, 'app'), { recursive: true });
       return new LocalEnvironment(base, memoryMb, await trialRoot(root), options.bwrapPath);
     } catch (err) {
       await rm(base, { recursive: true, force: true });
@@ -143,6 +148,16 @@ export class LocalEnvironment implements HarborEnvironment {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async downloadDir(path: string, hostDir: string): Promise<void> {
+    this.checkOpen();
+    // Only what the trial wrote as plain files: a symlink could point anywhere on the host, a FIFO would block the copy.
+    const plain = (source: string) => {
+      const s = lstatSync(source, { throwIfNoEntry: false });
+      return s !== undefined && (s.isFile() || s.isDirectory());
+    };
+    await cp(this.hostPath(path), hostDir, { recursive: true, filter: plain, force: true });
   }
 
   async dispose(): Promise<void> {
@@ -195,7 +210,7 @@ function shellQuote(s: string): string {
  * before the verifier, and run commands with `docker exec` under the same timeouts.
  */
 export class DockerEnvironment implements HarborEnvironment {
-  static async create(_task: HarborTask, dockerPath = 'docker'): Promise<DockerEnvironment> {
+  static async create(_task: HarborTask | undefined, dockerPath = 'docker'): Promise<DockerEnvironment> {
     const probe = spawnSync(dockerPath, ['info', '--format', '{{.ServerVersion}}'], { timeout: 10_000, encoding: 'utf8' });
     if (probe.error || probe.status !== 0) {
       const why = probe.error ? probe.error.message : (probe.stderr || '').trim().split('\n').pop();
@@ -213,13 +228,16 @@ export class DockerEnvironment implements HarborEnvironment {
   readFile(): Promise<string | undefined> {
     return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
   }
+  downloadDir(): Promise<void> {
+    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
+  }
   async dispose(): Promise<void> {}
 }
 
 export type HarborEnvironmentKind = 'local' | 'docker';
 
 /** One place that turns the config's environment name into an environment. */
-export async function createEnvironment(kind: HarborEnvironmentKind, task: HarborTask, options: LocalEnvironmentOptions = {}): Promise<HarborEnvironment> {
+export async function createEnvironment(kind: HarborEnvironmentKind, task: HarborTask | undefined, options: LocalEnvironmentOptions = {}): Promise<HarborEnvironment> {
   if (kind === 'local') return LocalEnvironment.create(task, options);
   if (kind === 'docker') return DockerEnvironment.create(task);
   throw new BadInputError(`unknown harbor environment "${String(kind)}" (known: local, docker)`);

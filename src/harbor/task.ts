@@ -25,6 +25,8 @@ export class HarborTaskError extends BadInputError {
 }
 
 const seconds = z.number().positive().finite();
+/** Harbor's default agent and verifier timeout; also the agent's of a tasks.jsonl row, which has no task.toml. */
+export const DEFAULT_TIMEOUT_SEC = 600;
 
 /** `"2G"`, `"512M"`, `"1024K"` or a bare number of MiB, as Harbor's `memory`/`storage` strings. */
 const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$/i;
@@ -48,8 +50,8 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSizeMb(v) !== 
 export const TaskTomlSchema = z.looseObject({
   version: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).default({}),
-  agent: z.looseObject({ timeout_sec: seconds.default(600) }).prefault({}),
-  verifier: z.looseObject({ timeout_sec: seconds.default(600) }).prefault({}),
+  agent: z.looseObject({ timeout_sec: seconds.default(DEFAULT_TIMEOUT_SEC) }).prefault({}),
+  verifier: z.looseObject({ timeout_sec: seconds.default(DEFAULT_TIMEOUT_SEC) }).prefault({}),
   environment: z
     .looseObject({
       build_timeout_sec: seconds.default(600),
@@ -64,7 +66,7 @@ export const TaskTomlSchema = z.looseObject({
 });
 export type TaskToml = z.infer<typeof TaskTomlSchema>;
 
-const DEFAULT_MEMORY_MB = 2048;
+export const DEFAULT_MEMORY_MB = 2048;
 
 export interface HarborTask {
   /** The directory's base name. */

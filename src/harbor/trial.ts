@@ -4,12 +4,11 @@ import { type HarborEnvironment, APP_DIR, TESTS_DIR, VERIFIER_LOGS_DIR } from '.
 import type { HarborTask } from './task';
 
 /**
- * One Harbor trial with the single-turn agent contract:
- * 1. The agent is the model's one answer to instruction.md (sampled by the caller, under the
- *    task's agentTimeoutMs). Its first Markdown code block, whatever the language, or the whole
- *    text when it has none, is written to /app/answer.txt. Tasks written for evsys's single-turn
- *    agent read their answer from there; tasks that expect an agent to act in a shell
- *    (terminal-bench style) will generally fail under this contract.
+ * The verifier half of a Harbor trial, and the agent's deadline (the agents are in agent.ts,
+ * the whole trial in run.ts):
+ * 1. The single-turn agent's answer: its first Markdown code block, whatever the language, or
+ *    the whole text when it has none, is written to /app/answer.txt (runTrial). The shell agent
+ *    writes nothing itself: its commands leave the environment as the tests find it.
  * 2. `bash /tests/test.sh` runs in the environment, from /app, under the task's verifier timeout.
  * 3. The reward comes from /logs/verifier/reward.json (an object of name to number; the metric
  *    reward is its `reward` key, or its only key) or else /logs/verifier/reward.txt (one number,
@@ -22,12 +21,6 @@ import type { HarborTask } from './task';
  * rewards). A broken verifier usually stays broken on retry, but a flaky one may not, and a
  * 0 would misreport the model.
  *
- * Not wired in yet. The plan for `engine: harbor` in scoreTask:
- * - load the tasks with loadHarborDataset, through the benchmark cache;
- * - sample inside runAgentTurn, under the endpoint throttle;
- * - score with createEnvironment(...) + runTrial(...) + dispose(), in place of verify();
- * - record the trial's `rewards` and a log excerpt with the sample;
- * - make the activity's startToClose longer than the agent and verifier timeouts together.
  */
 
 export const ANSWER_PATH = `${APP_DIR}/answer.txt`;
@@ -72,8 +65,14 @@ export interface TrialOptions {
   signal?: AbortSignal;
 }
 
+/** The single-turn trial's verification: the answer goes to /app/answer.txt, then the verifier runs. */
 export async function runTrial(task: HarborTask, agentAnswer: string, env: HarborEnvironment, options: TrialOptions = {}): Promise<TrialResult> {
   await env.writeFile(ANSWER_PATH, answerText(agentAnswer));
+  return runVerifier(task, env, options);
+}
+
+/** Runs tests/test.sh in the environment as the agent left it, and reads the reward files. */
+export async function runVerifier(task: HarborTask, env: HarborEnvironment, options: TrialOptions = {}): Promise<TrialResult> {
   const run = await env.run(`bash ${TESTS_DIR}/test.sh`, { timeoutMs: task.verifierTimeoutMs, cwd: APP_DIR, signal: options.signal });
   const logs = tailExcerpt(run.stdout + run.stderr, LOG_EXCERPT_CHARS);
   if (run.timedOut) throw new HarborTimeoutError('verifier', task.verifierTimeoutMs, logs);
@@ -86,11 +85,12 @@ export async function runTrial(task: HarborTask, agentAnswer: string, env: Harbo
 }
 
 /**
- * The agent turn under task.toml's agent timeout: `act` gets a signal that aborts at the
- * deadline (pass it to the sampler), and a turn past the deadline is a HarborTimeoutError
- * whether or not `act` honours the signal. A caller's own abort passes through unchanged.
+ * The agent's turn(s) under task.toml's agent timeout: `act` gets a signal that aborts at the
+ * deadline (pass it to the sampler and the environment), and an agent past the deadline is a
+ * HarborTimeoutError whether or not `act` honours the signal. A caller's own abort passes
+ * through unchanged.
  */
-export async function runAgentTurn<T>(task: HarborTask, act: (signal: AbortSignal) => Promise<T>, options: TrialOptions = {}): Promise<T> {
+export async function runAgentTurn<T>(task: Pick<HarborTask, 'agentTimeoutMs'>, act: (signal: AbortSignal) => Promise<T>, options: TrialOptions = {}): Promise<T> {
   options.signal?.throwIfAborted();
   const deadline = new AbortController();
   const onAbort = () => deadline.abort(options.signal!.reason);

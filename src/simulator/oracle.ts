@@ -1,11 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { Task } from '../benchmark/task';
+import type { Task, TaskInfo } from '../benchmark/task';
 import { BadInputError } from '../errors';
 
 /**
  * What the simulator answers, as pure functions of (simulator seed, task, sample seed), so a
  * test can predict every answer and a rerun of an eval sees the same ones.
  */
+
+/**
+ * What the simulator knows of a task: a tasks.jsonl row, or a Harbor task directory (its
+ * task.toml [metadata] and, for the shell agent, its solution/solve.sh).
+ */
+export interface SimulatedTask extends TaskInfo {
+  verifier?: Task['verifier'];
+  /** The oracle solution the simulated shell agent runs when it answers correctly. */
+  solution?: string;
+}
 
 /** True when this sample of the task is one the simulated model gets right. */
 export function isCorrectSample(seed: number, taskId: string, sampleSeed: number, pCorrect: number): boolean {
@@ -18,9 +28,9 @@ function unitInterval(key: string): number {
 }
 
 /** The answer a verifier accepts: `metadata.reference_answer`, else an in-process verifier's `expected`. */
-export function referenceAnswer(task: Task): string {
+export function referenceAnswer(task: SimulatedTask): string {
   if (task.metadata.reference_answer !== undefined) return String(task.metadata.reference_answer);
-  if (task.verifier.kind === 'in_process' && task.verifier.expected !== undefined) {
+  if (task.verifier?.kind === 'in_process' && task.verifier.expected !== undefined) {
     return String(task.verifier.expected);
   }
   throw new BadInputError(
@@ -35,7 +45,7 @@ const WRONG_TEXTS = ['I am not sure.', 'Not sure, sorry.'];
  * case and spacing, so an exact-match or a `contains` verifier rejects it. A numeric reference
  * gets a nearby wrong number, which also exercises a verifier's number extraction.
  */
-export function wrongAnswer(task: Task): string {
+export function wrongAnswer(task: SimulatedTask): string {
   const reference = referenceAnswer(task);
   const candidates = [...nearbyNumber(reference), ...WRONG_TEXTS, '0', '1'];
   // Only an empty reference exhausts the list ("0" and "1" cannot both contain a non-empty
@@ -52,3 +62,13 @@ function nearbyNumber(reference: string): string[] {
 function normalized(text: string): string {
   return text.toLowerCase().replace(/\s+/g, ' ').trim();
 }
+
+/** The simulated shell agent's first reply: the task's solution (else its reference answer written to /app/answer.txt), or a command that solves nothing. */
+export function shellReply(task: SimulatedTask, correct: boolean): string {
+  if (!correct) return '```bash\nls /app\n```';
+  const script = task.solution ?? `printf '%s\\n' '${referenceAnswer(task).replace(/'/g, `'\\''`)}' > /app/answer.txt`;
+  return `\`\`\`bash\n${script.trimEnd()}\n\`\`\``;
+}
+
+/** Its reply once it has seen its command's output: no code block, so the episode ends. */
+export const SHELL_DONE_REPLY = 'Done.';

@@ -1,5 +1,3 @@
-import type { Task } from '../benchmark/task';
-
 /**
  * Finds the task a prompt was built from. A chat template wraps the instruction in text of its
  * own, so after an exact match fails the task is the one whose instruction the prompt contains;
@@ -9,8 +7,8 @@ import type { Task } from '../benchmark/task';
  * make the simulator the bottleneck; a sorted array answers "longest instruction starting at
  * this offset" in a few binary searches, so a lookup costs O(prompt × log tasks).
  */
-export function createTaskLookup(tasks: readonly Task[]): (prompt: string) => Task | undefined {
-  const byInstruction = new Map<string, Task>();
+export function createTaskLookup<T extends { instruction: string }>(tasks: readonly T[]): (prompt: string) => T | undefined {
+  const byInstruction = new Map<string, T>();
   for (const task of tasks) {
     // The first of several tasks sharing an instruction wins, so answers don't depend on Map order.
     if (!byInstruction.has(task.instruction)) byInstruction.set(task.instruction, task);
