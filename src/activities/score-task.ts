@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { BadInputError } from '../errors';
 import type { SampleLedger, SampleRecord } from '../ledger/types';
 import { splitThinking } from '../chat/thinking';
-import { extractAnswer, verifierVersion, verify, type VerifyContext } from '../verifiers';
+import { extractAnswer, verifierVersion, verify } from '../verifiers';
 import type { BenchmarkCache } from './benchmark-cache';
 import type { EvalGates } from './eval-gates';
 import { drawSample, taskPrompt } from './prompt';
@@ -11,6 +11,7 @@ import type { SamplerPool } from './sampler-pool';
 import { sampleStamp } from './stamp';
 import { finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
 import type { ScoreTaskInput, ScoreTaskResult } from './types';
+import { verifyContextFor } from './verify-context';
 
 export interface ScoreTaskDeps {
   benchmarks: BenchmarkCache;
@@ -40,12 +41,7 @@ export function scoreTaskActivity(deps: ScoreTaskDeps) {
 
     const client = deps.samplers.clientFor(plan.sampler, plan.model);
     const prompt = await taskPrompt(plan, task.instruction);
-    const verifyContext: VerifyContext = {
-      signal: context.cancellationSignal,
-      instruction: task.instruction,
-      judge: plan.judge ? deps.samplers.clientFor(plan.judge, plan.judge.model) : undefined,
-      sandbox: { timeoutMs: plan.sandbox.timeout_s * 1000, memoryMb: plan.sandbox.memory_mb },
-    };
+    const verifyContext = verifyContextFor(plan, deps.samplers, task.instruction, context.cancellationSignal);
     /** Scoring sees the answer, never the reasoning before it. */
     const score = async (text: string) => {
       const { answer, reasoning } = splitThinking(text, { openedInPrompt: prompt.opensThinking });

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { SampleLedger } from '../ledger/types';
+import { readTrialSummary, trialDir } from '../harbor/trial-logs';
 import { openResultsStore } from '../store/open-store';
 import type { PredictionRow } from '../store/types';
 import { verifierVersion } from '../verifiers';
@@ -10,16 +11,28 @@ import type { UploadInput, UploadResult } from './types';
 export interface UploadDeps {
   benchmarks: BenchmarkCache;
   ledger: SampleLedger;
+  /** Where harbor trials keep their logs on this worker (trial-logs.ts). */
+  trialsDir: string;
+}
+
+/**
+ * A harbor prediction names its trial's log folder, and carries the rewards from its
+ * result.json when this worker ran the trial (or shares its disk).
+ */
+async function trialReference(dir: string): Promise<Record<string, unknown>> {
+  const summary = await readTrialSummary(dir);
+  return { trial_dir: dir, ...(summary ? { rewards: summary.rewards, verifier_exit_code: summary.verifier_exit_code } : {}) };
 }
 
 /** SPEC.md's upload: one eval record, then one prediction row per (task, sample). */
 export function uploadResultsActivity(deps: UploadDeps) {
   return async function uploadResults(input: UploadInput): Promise<UploadResult> {
     const { plan } = input;
-    const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
-    const samples = await deps.ledger.samplesOfEval(plan.eval_id, sampleStamp(plan));
+    const benchmark = await deps.benchmarks.forPlan(plan);
+    const stamp = sampleStamp(plan);
+    const samples = await deps.ledger.samplesOfEval(plan.eval_id, stamp);
     const tasks = new Map(benchmark.tasks.map((task) => [task.task_id, task]));
-    const predictions: PredictionRow[] = samples.flatMap((sample) => {
+    const rows = await Promise.all(samples.map(async (sample): Promise<PredictionRow[]> => {
       const task = tasks.get(sample.task_id);
       if (!task) return [];
       return [{
@@ -28,7 +41,7 @@ export function uploadResultsActivity(deps: UploadDeps) {
         sample_idx: sample.sample_idx,
         step: input.step,
         instruction: task.instruction,
-        expected: task.verifier.kind === 'in_process' ? task.verifier.expected : undefined,
+        expected: task.verifier?.kind === 'in_process' ? task.verifier.expected : undefined,
         completion: sample.completion,
         reward: sample.reward,
         metadata: {
@@ -37,9 +50,11 @@ export function uploadResultsActivity(deps: UploadDeps) {
           latency_s: sample.latency_s,
           prompt_tokens: sample.prompt_tokens,
           completion_tokens: sample.completion_tokens,
+          ...(plan.harbor ? await trialReference(trialDir(deps.trialsDir, plan.eval_id, stamp, sample.task_id, sample.sample_idx)) : {}),
         },
       }];
-    });
+    }));
+    const predictions = rows.flat();
     const store = openResultsStore(input.store);
     try {
       const evalRecordId = await store.recordEval(

@@ -1,4 +1,5 @@
 import type { ChatTemplate } from '../config/evaluator';
+import type { ChatMessage } from '../sampler/client';
 import { buildMessages } from '../sampler/messages';
 import type { LoadedTokenizer } from './jinja-template';
 
@@ -10,7 +11,12 @@ import type { LoadedTokenizer } from './jinja-template';
 
 /** The prompt text a `/completions` endpoint receives for one task. */
 export function renderPrompt(tokenizer: LoadedTokenizer, template: ChatTemplate, instruction: string): string {
-  return tokenizer.render(buildMessages(template, instruction), { enableThinking: template.enable_thinking });
+  return renderConversation(tokenizer, template, buildMessages(template, instruction));
+}
+
+/** The same for a conversation already under way (a multi-turn agent's). */
+export function renderConversation(tokenizer: LoadedTokenizer, template: ChatTemplate, messages: ChatMessage[]): string {
+  return tokenizer.render(messages, { enableThinking: template.enable_thinking });
 }
 
 /**

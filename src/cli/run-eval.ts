@@ -5,8 +5,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadBenchmark } from '../benchmark/load';
 import { ensureSearchAttributes } from '../client/search-attributes';
 import { startOrAttachEval } from '../client/start-eval';
-import { SamplerSchema, type EvaluatorFileEntry, type SamplerConfig } from '../config/evaluator';
+import { HARBOR_ENGINE, SamplerSchema, type EvaluatorFileEntry, type SamplerConfig } from '../config/evaluator';
 import { BadInputError } from '../errors';
+import { loadHarborBenchmark, simulatedTasks } from '../harbor/dataset';
 import { openLedger } from '../ledger/open-ledger';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
 import { startEmbeddedServer, type EmbeddedServer } from '../temporal/embedded-server';
@@ -38,17 +39,22 @@ interface PreparedEntry {
  * once; starts the bundled simulator when the entry names it, and points the sampler at it.
  */
 async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
-  const benchmark = 'path' in entry.benchmark ? await loadBenchmark(entry.benchmark.path, { limit: entry.limit }) : undefined;
+  const tasks = 'path' in entry.benchmark ? await readTasks(entry, entry.benchmark.path) : undefined;
   if (!('simulator' in entry.sampler)) return { entry, sampler: entry.sampler };
-  if (!benchmark) throw new BadInputError(`${entry.name}: the simulator needs benchmark.path to know the tasks`);
+  if (!tasks) throw new BadInputError(`${entry.name}: the simulator needs benchmark.path to know the tasks`);
   const { p_correct, seed, latency_ms } = entry.sampler.simulator;
-  const simulator = await startSimulator({ tasks: benchmark.tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
+  const simulator = await startSimulator({ tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
   return {
     entry,
     // The simulator answers within its latency: a short timeout turns a lost request into a quick retry.
     sampler: SamplerSchema.parse({ base_url: simulator.url, model: entry.sampler.model, timeout_s: 30 }),
     simulator,
   };
+}
+
+function readTasks(entry: EvaluatorFileEntry, path: string) {
+  if (entry.engine === HARBOR_ENGINE) return loadHarborBenchmark(path, { limit: entry.limit }).then(simulatedTasks);
+  return loadBenchmark(path, { limit: entry.limit }).then((benchmark) => benchmark.tasks);
 }
 
 export async function followProgress(
