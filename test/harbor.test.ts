@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VerifierInfraError } from '../src/verifiers/context';
-import { DockerEnvironment, LocalEnvironment } from '../src/harbor/environment';
+import { DockerEnvironment } from '../src/harbor/docker-environment';
+import { LocalEnvironment } from '../src/harbor/environment';
 import { HarborTaskError, loadHarborDataset, loadHarborTask, parseSizeMb, parseTaskToml } from '../src/harbor/task';
-import { answerText, HarborTimeoutError, HarborVerifierError, parseRewardJson, runAgentTurn, runTrial } from '../src/harbor/trial';
+import { newAgentLog, runShellAgent, shellCommand, type ModelTurn } from '../src/harbor/agent';
+import { answerText, HarborTimeoutError, HarborVerifierError, parseRewardJson, runAgentTurn, runTrial, runVerifier } from '../src/harbor/trial';
 
 const FIXTURES = join(__dirname, 'fixtures', 'harbor');
 
@@ -233,5 +235,49 @@ describe('DockerEnvironment', () => {
   it('fails clearly without a Docker daemon', async () => {
     const task = await loadHarborTask(join(FIXTURES, 'pass'));
     await expect(DockerEnvironment.create(task, 'evsys-no-such-docker')).rejects.toThrow(/needs a Docker daemon/);
+  });
+});
+
+describe('the shell agent', () => {
+  /** A model that gives these replies in turn, as a sampler would. */
+  function scripted(replies: string[]): ModelTurn {
+    let turn = 0;
+    return async () => {
+      const text = replies[turn++] ?? 'no more';
+      return { completion: { text, latencyS: 0, attempts: 1 }, answer: text, reasoning: null };
+    };
+  }
+
+  it('takes the first bash or sh block of a reply, not other languages', () => {
+    expect(shellCommand('```python\nprint(1)\n```\n```sh\nls\n```')).toBe('ls\n');
+    expect(shellCommand('All done.')).toBeUndefined();
+  });
+
+  it('runs each command in the environment, feeds its output back, and stops at max_turns', async () => {
+    const task = await loadHarborTask(join(FIXTURES, 'pass'));
+    const env = await LocalEnvironment.create(task);
+    const log = newAgentLog();
+    try {
+      const answer = await runShellAgent({
+        template: { user_template: '{prompt}', system_prompt: 'Be brief.' },
+        instruction: task.instruction,
+        model: scripted(['```bash\ncat expected.txt > answer.txt; echo wrote; exit 3\n```', '```bash\ncat /app/answer.txt\n```', '```bash\necho never\n```']),
+        env,
+        maxTurns: 2,
+        agentTimeoutMs: 10_000,
+        signal: new AbortController().signal,
+        log,
+      });
+      expect(answer).toBe('```bash\ncat /app/answer.txt\n```');
+      expect(log.commands).toBe(2);
+      expect(log.messages[0].content).toMatch(/^Be brief\.\n\nYou are working in a Linux shell/);
+      expect(log.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+      expect(log.messages[3].content).toBe('The command exited with code 3. Output:\n```\nwrote\n```');
+      expect(log.messages[5].content).toContain('42');
+      // The verifier sees the environment as the commands left it.
+      expect((await runVerifier(task, env)).reward).toBe(1);
+    } finally {
+      await env.dispose();
+    }
   });
 });

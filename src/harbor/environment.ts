@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,12 +5,13 @@ import { dirname, join, posix } from 'node:path';
 import { BadInputError } from '../errors';
 import { VerifierInfraError } from '../verifiers/context';
 import { runInSandbox } from '../verifiers/sandbox';
+import { DockerEnvironment } from './docker-environment';
 import { DEFAULT_MEMORY_MB, type HarborTask } from './task';
 
 /**
  * Where a Harbor trial runs. One interface, several implementations (Harbor's own design):
- * `LocalEnvironment` (bubblewrap, below) and `DockerEnvironment` (a stub until there is a
- * daemon to test against). Paths are the environment's own: /app, /tests, /logs/verifier.
+ * `LocalEnvironment` (bubblewrap, below) and `DockerEnvironment` (docker-environment.ts).
+ * Paths are the environment's own: /app, /tests, /logs/verifier.
  */
 export interface HarborEnvironment {
   /** Runs `cmd` with bash. Never throws for the command's own failure; throws VerifierInfraError when the environment itself fails. */
@@ -200,38 +200,6 @@ async function trialRoot(root: string): Promise<string[]> {
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Docker environment: NOT IMPLEMENTED and not testable here (no daemon). It exists so the
- * `environment: docker` choice fails with a clear message rather than an unknown name. The
- * intended design: build `environment/Dockerfile` (or pull `docker_image`), start one container
- * per trial with `--network none --memory <memory> --cpus <cpus>`, `docker cp` tests/ to /tests
- * before the verifier, and run commands with `docker exec` under the same timeouts.
- */
-export class DockerEnvironment implements HarborEnvironment {
-  static async create(_task: HarborTask | undefined, dockerPath = 'docker'): Promise<DockerEnvironment> {
-    const probe = spawnSync(dockerPath, ['info', '--format', '{{.ServerVersion}}'], { timeout: 10_000, encoding: 'utf8' });
-    if (probe.error || probe.status !== 0) {
-      const why = probe.error ? probe.error.message : (probe.stderr || '').trim().split('\n').pop();
-      throw new VerifierInfraError(`harbor environment "docker" needs a Docker daemon, and none is reachable (${dockerPath} info: ${why})`);
-    }
-    throw new VerifierInfraError('harbor environment "docker" is not implemented yet; use environment "local"');
-  }
-
-  run(): Promise<RunResult> {
-    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
-  }
-  writeFile(): Promise<void> {
-    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
-  }
-  readFile(): Promise<string | undefined> {
-    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
-  }
-  downloadDir(): Promise<void> {
-    return Promise.reject(new VerifierInfraError('harbor environment "docker" is not implemented yet'));
-  }
-  async dispose(): Promise<void> {}
 }
 
 export type HarborEnvironmentKind = 'local' | 'docker';
