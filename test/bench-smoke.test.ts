@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCrashCost } from '../bench/crash-cost';
 import { runEfficiency } from '../bench/efficiency';
+import { runHarborTrials } from '../bench/harbor-trials';
 import { runScale } from '../bench/scale';
 
 /**
@@ -49,4 +50,10 @@ describe('benchmark scripts, tiny', () => {
     expect(r.samplesDrawnTwice).toBeLessThanOrEqual(4 * 2);
     expect(sane(r.uninterruptedS) && sane(r.crashedS)).toBe(true);
   }, 180_000);
+
+  it('harbor trials: the 3 example tasks x 1 sample, n_concurrent 2, single-turn agent', async () => {
+    const [r] = await runHarborTrials({ samples: 1, latencyMs: 5, concurrencies: [2], agents: ['single_turn'], plain: false });
+    expect(r).toMatchObject({ trials: 3, errored: 0 });
+    expect(sane(r.trialsPerS)).toBe(true);
+  }, 60_000);
 });
