@@ -197,8 +197,11 @@ describe('runTrial in the local sandbox', () => {
       expect(await b.readFile('/app/mine')).toBeUndefined();
       const host = await b.run('touch /usr/evsys-harbor-probe', { timeoutMs: 5000 });
       expect(host.exitCode).not.toBe(0);
+      // /tests stays empty until the verifier runs: an agent never reads the tests.
       const layout = await b.run('pwd; ls /tests; ls -d /logs/verifier /app/expected.txt', { timeoutMs: 5000 });
-      expect(layout.stdout).toBe('/app\ntest.sh\n/app/expected.txt\n/logs/verifier\n');
+      expect(layout.stdout).toBe('/app\n/app/expected.txt\n/logs/verifier\n');
+      await b.uploadDir(join(FIXTURES, 'pass', 'tests'), '/tests');
+      expect((await b.run('ls /tests', { timeoutMs: 5000 })).stdout).toBe('test.sh\n');
       await expect(b.writeFile('/etc/passwd', 'x')).rejects.toThrow(/outside \/app, \/tests and \/logs/);
     } finally {
       await a.dispose();
@@ -261,19 +264,19 @@ describe('the shell agent', () => {
       const answer = await runShellAgent({
         template: { user_template: '{prompt}', system_prompt: 'Be brief.' },
         instruction: task.instruction,
-        model: scripted(['```bash\ncat expected.txt > answer.txt; echo wrote; exit 3\n```', '```bash\ncat /app/answer.txt\n```', '```bash\necho never\n```']),
+        model: scripted(['```bash\ncat expected.txt > answer.txt; echo wrote; exit 3\n```', '```bash\ncat /app/answer.txt; ls /tests | wc -l\n```', '```bash\necho never\n```']),
         env,
         maxTurns: 2,
         agentTimeoutMs: 10_000,
         signal: new AbortController().signal,
         log,
       });
-      expect(answer).toBe('```bash\ncat /app/answer.txt\n```');
+      expect(answer).toBe('```bash\ncat /app/answer.txt; ls /tests | wc -l\n```');
       expect(log.commands).toBe(2);
       expect(log.messages[0].content).toMatch(/^Be brief\.\n\nYou are working in a Linux shell/);
       expect(log.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user']);
       expect(log.messages[3].content).toBe('The command exited with code 3. Output:\n```\nwrote\n```');
-      expect(log.messages[5].content).toContain('42');
+      expect(log.messages[5].content).toContain('```\n42\n0\n```');
       // The verifier sees the environment as the commands left it.
       expect((await runVerifier(task, env)).reward).toBe(1);
     } finally {

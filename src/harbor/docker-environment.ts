@@ -18,8 +18,8 @@ import { DEFAULT_MEMORY_MB, type HarborTask } from './task';
  * environment/ as its context (once per task directory and worker process; Docker's cache
  * makes the next build cheap), else DEFAULT_IMAGE with environment/ copied to /app.
  * The container: `--network none`, task.toml's `memory` and `cpus`, `sleep infinity` as its
- * main process, /app as its working directory; tests/ is copied to /tests, and /logs/verifier
- * and /logs/agent are created. Commands run with `docker exec`; at a timeout the whole
+ * main process, /app as its working directory; /logs/verifier and /logs/agent are created, and
+ * tests/ is copied to /tests just before the verifier runs. Commands run with `docker exec`; at a timeout the whole
  * container is killed, so nothing the command started keeps running (the trial ends there).
  * `storage` is not enforced.
  */
@@ -51,7 +51,6 @@ export class DockerEnvironment implements HarborEnvironment {
     const env = new DockerEnvironment(dockerPath, started.stdout.trim());
     try {
       await must(dockerPath, ['exec', env.container, 'mkdir', '-p', '/app', '/tests', '/logs/verifier', '/logs/agent'], 'lay out the trial container');
-      if (task) await must(dockerPath, ['cp', `${join(task.dir, 'tests')}/.`, `${env.container}:/tests`], 'copy tests/ into the container');
       if (task?.environmentDir && image === DEFAULT_IMAGE) await must(dockerPath, ['cp', `${task.environmentDir}/.`, `${env.container}:/app`], 'copy environment/ into the container');
       return env;
     } catch (err) {
@@ -78,6 +77,12 @@ export class DockerEnvironment implements HarborEnvironment {
     if (result.code === 44) return undefined;
     if (result.code !== 0) throw new VerifierInfraError(`docker: cannot read ${path}: ${result.stderr.trim()}`);
     return result.stdout;
+  }
+
+  async uploadDir(hostDir: string, path: string): Promise<void> {
+    this.checkOpen();
+    await must(this.docker, ['exec', this.container, 'sh', '-c', 'rm -rf "$1" && mkdir -p "$1"', 'sh', path], `empty ${path}`);
+    await must(this.docker, ['cp', `${hostDir}/.`, `${this.container}:${path}`], `copy ${hostDir} into the container`);
   }
 
   async downloadDir(path: string, hostDir: string): Promise<void> {

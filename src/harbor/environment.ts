@@ -19,6 +19,8 @@ export interface HarborEnvironment {
   writeFile(path: string, content: string): Promise<void>;
   /** The file's text, or undefined when it does not exist. */
   readFile(path: string): Promise<string | undefined>;
+  /** Copies a host directory's contents into the environment at `path` (tests/ to /tests, before the verifier). */
+  uploadDir(hostDir: string, path: string): Promise<void>;
   /** Copies a directory of the environment (its regular files and folders) to `hostDir` on the host, for the trial's logs. */
   downloadDir(path: string, hostDir: string): Promise<void>;
   /** Frees everything the trial created; safe to call twice. */
@@ -71,7 +73,8 @@ export interface LocalEnvironmentOptions {
  *
  * The trial's own, writable root-like layout, a fresh temp folder per trial on the host:
  *   /app            a copy of the task's environment/ (minus nothing: a Dockerfile is just a file here)
- *   /tests          a copy of the task's tests/
+ *   /tests          empty while the agent works; the task's tests/ is copied in just before
+ *                   the verifier runs (as Harbor does), so a shell agent cannot read the tests
  *   /logs/verifier  empty; the verifier writes reward.json / reward.txt here
  *   /logs/agent     empty
  *
@@ -97,7 +100,7 @@ export class LocalEnvironment implements HarborEnvironment {
     private readonly bwrapPath: string | undefined,
   ) {}
 
-  /** Without a task, an environment with an empty /app and /tests (a tasks.jsonl row under the shell agent). */
+  /** Without a task, an environment with an empty /app (a tasks.jsonl row under the shell agent). */
   static async create(task: HarborTask | undefined, options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
     const memoryMb = options.memoryMb ?? task?.limits.memoryMb ?? DEFAULT_MEMORY_MB;
     const base = await mkdtemp(join(tmpdir(), 'evsys-harbor-'));
@@ -107,8 +110,7 @@ export class LocalEnvironment implements HarborEnvironment {
       await mkdir(join(root, 'logs', 'verifier'), { recursive: true });
       await mkdir(join(root, 'logs', 'agent'), { recursive: true });
       await mkdir(join(root, 'home'), { recursive: true });
-      if (task) await cp(join(task.dir, 'tests'), join(root, 'tests'), { recursive: true });
-      else await mkdir(join(root, 'tests'));
+      await mkdir(join(root, 'tests'));
       if (task?.environmentDir) await cp(task.environmentDir, join(root, 'app'), { recursive: true });
       return new LocalEnvironment(base, memoryMb, await trialRoot(root), options.bwrapPath);
     } catch (err) {
@@ -148,6 +150,14 @@ export class LocalEnvironment implements HarborEnvironment {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async uploadDir(hostDir: string, path: string): Promise<void> {
+    this.checkOpen();
+    const target = this.hostPath(path);
+    // Whatever the agent left at the target is replaced, never followed (it may be a symlink out of the trial).
+    await rm(target, { recursive: true, force: true });
+    await cp(hostDir, target, { recursive: true });
   }
 
   async downloadDir(path: string, hostDir: string): Promise<void> {

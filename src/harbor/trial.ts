@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { VerifierInfraError } from '../verifiers/context';
 import { codeBlocks, tailExcerpt } from '../verifiers/text';
 import { type HarborEnvironment, APP_DIR, TESTS_DIR, VERIFIER_LOGS_DIR } from './environment';
@@ -9,7 +10,8 @@ import type { HarborTask } from './task';
  * 1. The single-turn agent's answer: its first Markdown code block, whatever the language, or
  *    the whole text when it has none, is written to /app/answer.txt (runTrial). The shell agent
  *    writes nothing itself: its commands leave the environment as the tests find it.
- * 2. `bash /tests/test.sh` runs in the environment, from /app, under the task's verifier timeout.
+ * 2. The task's tests/ is copied to /tests (only now: the agent never sees it), and
+ *    `bash /tests/test.sh` runs in the environment, from /app, under the task's verifier timeout.
  * 3. The reward comes from /logs/verifier/reward.json (an object of name to number; the metric
  *    reward is its `reward` key, or its only key) or else /logs/verifier/reward.txt (one number,
  *    read as {"reward": x}). test.sh's exit code is reported but does not decide the reward.
@@ -71,8 +73,9 @@ export async function runTrial(task: HarborTask, agentAnswer: string, env: Harbo
   return runVerifier(task, env, options);
 }
 
-/** Runs tests/test.sh in the environment as the agent left it, and reads the reward files. */
+/** Copies tests/ to /tests, runs test.sh in the environment as the agent left it, and reads the reward files. */
 export async function runVerifier(task: HarborTask, env: HarborEnvironment, options: TrialOptions = {}): Promise<TrialResult> {
+  await env.uploadDir(join(task.dir, 'tests'), TESTS_DIR);
   const run = await env.run(`bash ${TESTS_DIR}/test.sh`, { timeoutMs: task.verifierTimeoutMs, cwd: APP_DIR, signal: options.signal });
   const logs = tailExcerpt(run.stdout + run.stderr, LOG_EXCERPT_CHARS);
   if (run.timedOut) throw new HarborTimeoutError('verifier', task.verifierTimeoutMs, logs);
