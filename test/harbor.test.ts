@@ -277,8 +277,9 @@ describe('the shell agent', () => {
       expect(log.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user']);
       expect(log.messages[3].content).toBe('The command exited with code 3. Output:\n```\nwrote\n```');
       expect(log.messages[5].content).toContain('```\n42\n0\n```');
-      // The verifier sees the environment as the commands left it.
-      expect((await runVerifier(task, env)).reward).toBe(1);
+      // The verifier sees the environment as the commands left it, but not a reward file of theirs.
+      await env.writeFile('/logs/verifier/reward.json', '{"reward": 7}');
+      expect((await runVerifier(task, env)).rewards).toEqual({ reward: 1 });
     } finally {
       await env.dispose();
     }

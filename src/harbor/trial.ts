@@ -76,7 +76,8 @@ export async function runTrial(task: HarborTask, agentAnswer: string, env: Harbo
 /** Copies tests/ to /tests, runs test.sh in the environment as the agent left it, and reads the reward files. */
 export async function runVerifier(task: HarborTask, env: HarborEnvironment, options: TrialOptions = {}): Promise<TrialResult> {
   await env.uploadDir(join(task.dir, 'tests'), TESTS_DIR);
-  const run = await env.run(`bash ${TESTS_DIR}/test.sh`, { timeoutMs: task.verifierTimeoutMs, cwd: APP_DIR, signal: options.signal });
+  // A fresh /logs/verifier: a reward file the agent left there must not pass for the verifier's.
+  const run = await env.run(`rm -rf ${VERIFIER_LOGS_DIR} && mkdir -p ${VERIFIER_LOGS_DIR} || exit 125\nbash ${TESTS_DIR}/test.sh`, { timeoutMs: task.verifierTimeoutMs, cwd: APP_DIR, signal: options.signal });
   const logs = tailExcerpt(run.stdout + run.stderr, LOG_EXCERPT_CHARS);
   if (run.timedOut) throw new HarborTimeoutError('verifier', task.verifierTimeoutMs, logs);
   const rewards = await readRewards(env, logs, run.exitCode);
