@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadBenchmark } from '../benchmark/load';
 import { BadInputError } from '../errors';
+import { loadHarborBenchmark, simulatedTasks } from '../harbor/dataset';
 import { startSimulator } from '../simulator/server';
 
 function numberFlag(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
@@ -28,9 +28,10 @@ export async function runSimulatorFromArgs(args: string[]): Promise<void> {
     },
   });
   if (!values.benchmark) throw new BadInputError('evsys simulate needs --benchmark <dir>');
-  const benchmark = await loadBenchmark(values.benchmark, { limit: numberFlag(values, 'limit') });
+  // Either kind of benchmark directory: tasks.jsonl, or a Harbor dataset of task folders.
+  const tasks = await simulatedTasks(await loadHarborBenchmark(values.benchmark, { limit: numberFlag(values, 'limit') }));
   const simulator = await startSimulator({
-    tasks: benchmark.tasks,
+    tasks,
     port: numberFlag(values, 'port') ?? 8000,
     pCorrect: numberFlag(values, 'p-correct') ?? 0.7,
     seed: numberFlag(values, 'seed') ?? 0,
@@ -44,7 +45,7 @@ export async function runSimulatorFromArgs(args: string[]): Promise<void> {
       rateReset: numberFlag(values, 'rate-reset'),
     }),
   });
-  console.error(`evsys simulator (a simulated model, not a real one) for ${benchmark.tasks.length} tasks at ${simulator.url}`);
+  console.error(`evsys simulator (a simulated model, not a real one) for ${tasks.length} tasks at ${simulator.url}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
