@@ -4,12 +4,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadBenchmark } from '../src/benchmark/load';
+import { loadHarborBenchmark } from '../src/harbor/dataset';
 import { expectedFromOracle } from './helpers/expected-metrics';
 import { tempDir } from './helpers/temporal';
 
 const run = promisify(execFile);
 const EVSYS = path.resolve(__dirname, '..', 'bin', 'evsys.js');
 const EXAMPLE = path.resolve(__dirname, '..', 'examples', 'arithmetic');
+const HARBOR_EXAMPLE = path.resolve(__dirname, '..', 'examples', 'harbor');
 
 async function evsys(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env };
@@ -48,6 +50,26 @@ describe('evsys eval', () => {
     expect(stderr).toContain('UI http://127.0.0.1:8233');
     expect(existsSync(path.join(root, '.evsys', 'temporal.sqlite'))).toBe(true);
     expect(existsSync(path.join(root, '.evsys', 'results.sqlite'))).toBe(true);
+  });
+
+  it('runs the harbor example, single-turn and shell agent, each trial in its sandbox', async () => {
+    const root = tempDir();
+    mkdirSync(path.join(root, 'examples'));
+    cpSync(HARBOR_EXAMPLE, path.join(root, 'examples', 'harbor'), { recursive: true });
+    const { code, stdout, stderr } = await evsys(['eval', 'examples/harbor/eval.yaml', '--json'], root);
+
+    expect(code, stderr).toBe(0);
+    const metrics = JSON.parse(stdout);
+    const { tasks } = await loadHarborBenchmark(HARBOR_EXAMPLE);
+    // Both entries: simulator seed 7, p_correct 0.7, 4 trials a task; a right answer passes every example task, a wrong one none.
+    const expected = expectedFromOracle(tasks, 7, 0.7, 4);
+    for (const name of ['harbor-single-turn', 'harbor-shell']) {
+      expect(metrics[name].mean_reward).toBeCloseTo(expected.mean_reward, 12);
+      expect(metrics[name].n_tasks).toBe(3);
+      expect(metrics[name].n_errored_samples).toBe(0);
+      expect(metrics[name]['category=code/n_tasks']).toBe(1);
+    }
+    expect(existsSync(path.join(root, '.evsys', 'trials'))).toBe(true);
   });
 
   it('names file, line and key of an unknown key, with a suggestion', async () => {

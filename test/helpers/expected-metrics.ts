@@ -5,7 +5,7 @@ import { isCorrectSample } from '../../src/simulator/oracle';
  * What the simulator's seed implies, computed straight from its oracle and SPEC.md's
  * definitions, independently of evsys's ledger, aggregation and metric registry.
  */
-export function expectedFromOracle(tasks: Task[], seed: number, pCorrect: number, numSamples: number) {
+export function expectedFromOracle(tasks: Pick<Task, 'task_id'>[], seed: number, pCorrect: number, numSamples: number) {
   const perTask = tasks.map((task) =>
     Array.from({ length: numSamples }, (_, i) => (isCorrectSample(seed, task.task_id, i, pCorrect) ? 1 : 0) as number),
   );
