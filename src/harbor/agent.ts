@@ -100,7 +100,7 @@ export async function runShellAgent(opts: ShellAgentOptions): Promise<string> {
 }
 
 /** The eval's chat template with the protocol appended to its system turn. */
-export function shellMessages(template: ChatTemplate, instruction: string): ChatMessage[] {
+function shellMessages(template: ChatTemplate, instruction: string): ChatMessage[] {
   const system = template.system_prompt ? `${template.system_prompt}\n\n${SHELL_AGENT_PROTOCOL}` : SHELL_AGENT_PROTOCOL;
   return buildMessages({ ...template, system_prompt: system }, instruction);
 }

@@ -25,7 +25,7 @@ export interface HarborTrialSpec {
   options: HarborOptions;
   template: ChatTemplate;
   model: ModelTurn;
-  /** For a tasks.jsonl row's verifier (its judge, its e2b sandbox). */
+  /** For a tasks.jsonl row's verifier (its judge, its e2b sandbox, the activity's cancellation). */
   verifyContext: VerifyContext;
   signal?: AbortSignal;
   /** Where the trial's logs go (trial-logs.ts). */
@@ -55,13 +55,14 @@ export async function runHarborTrial(spec: HarborTrialSpec): Promise<HarborTrial
   const { task, options } = spec;
   const started = performance.now();
   const dirTask = isHarborDirTask(task) ? task.harbor : undefined;
+  const timeouts = dirTask ?? ROW_AGENT_TIMEOUT;
   const log = newAgentLog();
   const env = dirTask || options.agent === 'shell' ? await createEnvironment(options.environment, dirTask) : undefined;
   let verdict: TrialResult | undefined;
   let failure: unknown;
   try {
     const finalAnswer = await runAgentTurn(
-      dirTask ?? ROW_AGENT_TIMEOUT,
+      timeouts,
       (signal) =>
         options.agent === 'shell'
           ? runShellAgent({
@@ -70,7 +71,7 @@ export async function runHarborTrial(spec: HarborTrialSpec): Promise<HarborTrial
               model: spec.model,
               env: env!,
               maxTurns: options.max_turns,
-              agentTimeoutMs: (dirTask ?? ROW_AGENT_TIMEOUT).agentTimeoutMs,
+              agentTimeoutMs: timeouts.agentTimeoutMs,
               signal,
               log,
             })
@@ -85,7 +86,7 @@ export async function runHarborTrial(spec: HarborTrialSpec): Promise<HarborTrial
     } else {
       // The shell agent answers a row by writing /app/answer.txt, as it would for a task directory; its last reply stands in when it wrote none.
       const scored = (env && (await env.readFile(ANSWER_PATH))) ?? finalAnswer;
-      const reward = await verifyOnHost(task.task_id, () => verify(task.verifier, scored, { ...spec.verifyContext, signal: spec.signal }));
+      const reward = await verifyOnHost(task.task_id, () => verify(task.verifier, scored, spec.verifyContext));
       verdict = { reward, rewards: { reward }, verifierExitCode: null, logs: '' };
       answer = extractAnswer(task.verifier, scored);
     }
@@ -94,16 +95,14 @@ export async function runHarborTrial(spec: HarborTrialSpec): Promise<HarborTrial
     failure = err;
     throw err;
   } finally {
-    try {
-      await writeTrialLogs(spec.logDir, {
-        summary: summarize(spec, log, verdict, failure, (performance.now() - started) / 1000),
-        transcript: { messages: log.messages, replies: log.replies.map((r) => r.completion.text) },
-        verifierOutput: verdict?.logs ?? (failure instanceof HarborVerifierError || failure instanceof HarborTimeoutError ? failure.logs : undefined),
-        env,
-      });
-    } finally {
-      await env?.dispose();
-    }
+    // The logs are for people: failing to keep them must neither cost the reward nor hide the trial's own error.
+    await writeTrialLogs(spec.logDir, {
+      summary: summarize(spec, log, verdict, failure, (performance.now() - started) / 1000),
+      transcript: { messages: log.messages, replies: log.replies.map((r) => r.completion.text) },
+      verifierOutput: verdict?.logs ?? (failure instanceof HarborVerifierError || failure instanceof HarborTimeoutError ? failure.logs : undefined),
+      env,
+    }).catch((err: Error) => console.warn(`harbor: cannot keep the logs of ${spec.task.task_id} sample ${spec.sampleIdx} in ${spec.logDir}: ${err.message}`));
+    await env?.dispose();
   }
 }
 
