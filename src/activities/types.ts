@@ -46,6 +46,8 @@ export interface ScoreTaskInput {
   task_index: number;
   /** Sampler requests this activity may have in flight: its share of `n_concurrent`. */
   parallelism: number;
+  /** The eval's `n_concurrent`, which all its tasks on this worker share (see eval-gates.ts). */
+  n_concurrent: number;
 }
 
 export interface ScoreTaskResult {

@@ -6,6 +6,7 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -55,6 +56,17 @@ function scoringOptions(maxAttempts: number): ActivityOptions {
       maximumAttempts: maxAttempts,
     },
   };
+}
+
+const SCHEDULE_AHEAD_PATCH = 'schedule-ahead';
+
+/**
+ * Sample slots scheduled beyond n_concurrent: tasks that wait on the worker (eval-gates.ts)
+ * instead of behind a Temporal round trip when a slot frees. A quarter of the cap hides a
+ * round trip of up to a quarter of a request's time; at least one task's worth.
+ */
+function samplesAhead(evaluator: ParsedEvaluateBenchmarkInput['evaluator']): number {
+  return Math.max(evaluator.num_samples, Math.ceil(evaluator.n_concurrent / 4));
 }
 
 /** What the Temporal UI shows as the eval's current details while it runs. */
@@ -113,8 +125,9 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     samples_in_flight: 0,
     ...input.resume?.progress,
   };
-  const slots = new SampleSlots(evaluator.n_concurrent);
-  setHandler(progressQuery, () => ({ ...progress, samples_in_flight: slots.inUse }));
+  // Evals started before tasks were scheduled ahead replay with the exact schedule they had.
+  const slots = new SampleSlots(evaluator.n_concurrent + (patched(SCHEDULE_AHEAD_PATCH) ? samplesAhead(evaluator) : 0));
+  setHandler(progressQuery, () => ({ ...progress, samples_in_flight: Math.min(slots.inUse, evaluator.n_concurrent) }));
 
   const benchmark = await loadBenchmark({ path: evaluator.benchmark.path, limit: evaluator.limit, engine: evaluator.engine });
   if (input.resume && input.resume.content_hash !== benchmark.content_hash) {
@@ -202,7 +215,7 @@ async function scoreTasks(
     // Labelled so the UI's event list says which task an activity scores.
     const scoring = scoreTask
       .executeWithOptions({ ...options, summary: `task #${scheduledIndex + 1} of ${nTasks}` }, [
-        { plan, task_index: scheduledIndex, parallelism },
+        { plan, task_index: scheduledIndex, parallelism, n_concurrent: evaluator.n_concurrent },
       ])
       .then((result) => {
         progress.tasks_done++;
