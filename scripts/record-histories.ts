@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadBenchmark } from '../src/benchmark/load';
 import { loadEvaluatorFile } from '../src/config/load';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
@@ -25,7 +25,8 @@ import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
 import { historyToJSON } from '../src/temporal/history-json';
 import { replayHistories } from '../src/temporal/replay';
-import { createEvsysWorker, WORKFLOWS_PATH } from '../src/worker';
+import { bundleWorkflows } from '../src/temporal/workflow-bundle';
+import { createEvsysWorker } from '../src/worker';
 import type { evaluateBenchmark } from '../src/workflows';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 
@@ -53,7 +54,7 @@ function writeBenchmark(dir: string, rows: object[]): string {
 }
 
 /** A worker on the server's queue until `stop`; the histories need workers to get made. */
-async function startWorker(env: TestWorkflowEnvironment, ledger: SqliteLedger, workflowBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>) {
+async function startWorker(env: TestWorkflowEnvironment, ledger: SqliteLedger, workflowBundle: WorkflowBundleWithSourceMap) {
   const worker: Worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, ledger, workflowBundle, env: {} });
   const running = worker.run();
   return async () => {
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     startDevServer(),
     // The server suggests continue-as-new after 150 events instead of its default thousands.
     startDevServer({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=150'] }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, log() {}, warn: console.warn, error: console.error } }),
+    bundleWorkflows(),
   ]);
   const ledger = new SqliteLedger(path.join(work, 'ledger.sqlite'));
   const simulators: RunningSimulator[] = [];

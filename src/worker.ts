@@ -2,13 +2,14 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { openLedger } from './ledger/open-ledger';
+import { workflowBundleFile } from './temporal/workflow-bundle';
 import type { SampleLedger } from './ledger/types';
 
 export const DEFAULT_TASK_QUEUE = 'evsys';
 export const DEFAULT_LEDGER_FILE = path.join('.evsys', 'ledger.sqlite');
 
-/** The workflow bundle's entry point, for `workflowsPath` or `bundleWorkflowCode`. */
-export const WORKFLOWS_PATH = path.join(__dirname, 'workflows', 'index.ts');
+/** Where `evsys worker` and the CLI keep workflow bundles between starts. */
+export const DEFAULT_BUNDLE_CACHE = path.join('.evsys', 'cache');
 
 export interface EvsysWorkerOptions {
   connection: NativeConnection;
@@ -16,17 +17,17 @@ export interface EvsysWorkerOptions {
   taskQueue?: string;
   ledger: SampleLedger;
   env?: NodeJS.ProcessEnv;
-  /** A pre-built bundle (tests bundle once per file); omitted = bundle from source. */
-  workflowBundle?: WorkflowBundle;
+  /** A pre-built bundle (tests bundle once per file); omitted = the cached one (workflow-bundle.ts). */
+  workflowBundle?: WorkflowBundle | { codePath: string };
 }
 
 /** A worker that runs evaluateBenchmark and its activities. */
-export function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worker> {
+export async function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: opts.workflowBundle ?? (await workflowBundleFile(DEFAULT_BUNDLE_CACHE)),
     activities: createActivities({ ledger: opts.ledger, env: opts.env ?? process.env }),
     // Activities wait on the sampler, not the CPU: the workflow's n_concurrent is the real cap.
     maxConcurrentActivityTaskExecutions: 1000,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBenchmark } from '../src/benchmark/load';
@@ -9,7 +9,8 @@ import { startDashboard, type RunningDashboard } from '../src/dashboard/server';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { startDevServer } from '../src/temporal/dev-server';
-import { createEvsysWorker, WORKFLOWS_PATH } from '../src/worker';
+import { bundleWorkflows } from '../src/temporal/workflow-bundle';
+import { createEvsysWorker } from '../src/worker';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 import { launchBrowser, newPage, screenshot } from './helpers/browser';
 import { EXAMPLE } from './helpers/example-fixture';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   storeFile = path.join(dir, 'results.sqlite');
   const [server, bundle, { tasks }, launched] = await Promise.all([
     startDevServer({ uiPort }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
+    bundleWorkflows(),
     loadBenchmark(EXAMPLE),
     launchBrowser(),
   ]);

@@ -1,7 +1,7 @@
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { WORKFLOWS_PATH } from '../worker';
+import { bundleWorkflows } from './workflow-bundle';
 import { historyFromJSON } from './history-json';
 
 /**
@@ -32,19 +32,9 @@ export interface ReplayReport {
 }
 
 export interface ReplayOptions {
-  /** A pre-built bundle (tests build one per file); omitted = bundle today's code from WORKFLOWS_PATH. */
+  /** A pre-built bundle (tests build one per file); omitted = bundle today's code. */
   workflowBundle?: WorkflowBundle;
 }
-
-/** The bundler's info lines are noise here; its warnings and errors are not. */
-const quietBundlerLogger = {
-  trace() {},
-  debug() {},
-  info() {},
-  log() {},
-  warn: console.warn,
-  error: console.error,
-};
 
 /** A History object as the replayer takes it, from either a History or its proto JSON form. */
 export function toHistory(history: unknown): History {
@@ -90,7 +80,7 @@ export async function replayHistories(histories: HistoryToReplay[], opts: Replay
 
   if (readable.length > 0) {
     const workflowBundle =
-      opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }));
+      opts.workflowBundle ?? (await bundleWorkflows());
     let next = 0;
     const results = Worker.runReplayHistories(
       { workflowBundle, replayName: 'evsys-replay' },

@@ -2,10 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundle, type Worker } from '@temporalio/worker';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger';
 import { startDevServer } from '../../src/temporal/dev-server';
-import { createEvsysWorker, WORKFLOWS_PATH } from '../../src/worker';
+import { bundleWorkflows } from '../../src/temporal/workflow-bundle';
+import { createEvsysWorker } from '../../src/worker';
 
 // Workers log every state change at INFO; tests only need warnings and errors.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -31,7 +32,7 @@ export async function startTemporalFixture(
 ): Promise<TemporalFixture> {
   const [env, bundle] = await Promise.all([
     startDevServer({ extraArgs: serverArgs }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }),
+    bundleWorkflows(),
   ]);
   const ledger = new SqliteLedger(path.join(tempDir(), 'ledger.sqlite'));
   const taskQueue = `evsys-test-${process.pid}`;
@@ -59,11 +60,3 @@ export async function startTemporalFixture(
   };
 }
 
-const quietBundlerLogger = {
-  trace() {},
-  debug() {},
-  info() {},
-  warn: console.warn,
-  error: console.error,
-  log() {},
-};
