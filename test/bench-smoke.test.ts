@@ -33,7 +33,7 @@ describe('benchmark scripts, tiny', () => {
     expect(r.errored).toBe(0);
     expect(r.simRequests).toBe(40);
     expect(r.runs.length).toBeGreaterThanOrEqual(1);
-    expect(sane(r.wallS) && sane(r.peakRssMiB)).toBe(true);
+    expect(sane(r.wallS) && sane(r.workerPeakRssMiB)).toBe(true);
   }, 120_000);
 
   it('aggregate: 1,000 tasks x 4 samples through its CLI', () => {
