@@ -23,6 +23,11 @@ export const EvaluateBenchmarkInputSchema = z.strictObject({
     .strictObject({
       next_task_index: z.number().int().min(0),
       content_hash: z.string(),
+      /**
+       * What the first run's loadBenchmark found, so later runs start scoring without that round
+       * trip (every scoreTask still checks content_hash). Absent from runs before it was carried.
+       */
+      benchmark: z.strictObject({ name: z.string(), n_tasks: z.number().int().min(0) }).optional(),
       progress: z.strictObject({
         tasks_done: z.number().int(),
         tasks_failed: z.number().int(),
