@@ -4,12 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { runCrashCost } from '../bench/crash-cost';
 import { runEfficiency } from '../bench/efficiency';
 import { runHarborTrials } from '../bench/harbor-trials';
+import { runPeerInspect } from '../bench/peer-inspect';
 import { runScale } from '../bench/scale';
 
 /**
  * Tiny versions of the benchmark scripts, through the functions their CLIs call: they must run
  * to the end and return sane numbers. Nothing here is timed against a target (see BENCHMARKS.md).
- * The Inspect AI peer (bench/peer-inspect.ts) needs `pip install inspect-ai openai` and is not run.
+ * The Inspect AI peer needs bench/requirements.txt installed (.ci/run does).
  */
 
 const sane = (x: number) => Number.isFinite(x) && x > 0;
@@ -26,6 +27,13 @@ describe('benchmark scripts, tiny', () => {
     expect(r.evsys.meanInFlight).toBeLessThanOrEqual(8);
     expect(sane(r.plain!.wallS) && sane(r.plain!.overhead)).toBe(true);
   }, 120_000);
+
+  it('peer: Inspect AI scores 10 tasks x 2 samples on the same simulator, 5 ms, n_concurrent 4', async () => {
+    const r = await runPeerInspect({ tasks: 10, samples: 2, latencyMs: 5, concurrency: 4 });
+    expect(r.inspectStatus).toBe('success');
+    expect(r.inspectAccuracy).toBeGreaterThanOrEqual(0);
+    expect(sane(r.evsysWallS) && sane(r.inspectWallS) && sane(r.ratio)).toBe(true);
+  }, 180_000);
 
   it('scale: 20 tasks x 2 samples, 5 ms, n_concurrent 8', async () => {
     const r = await runScale({ tasks: 20, samples: 2, latencyMs: 5, concurrency: 8 });

@@ -28,8 +28,9 @@ export interface ScoreHarborTaskDeps {
 /**
  * scoreTask for `engine: harbor`: each missing sample is one Harbor trial (src/harbor/run.ts),
  * recorded in the ledger as soon as it is verified, like a live sample. All trials share the
- * worker's sampler client for the endpoint, and at most n_concurrent trials of an eval run at once. A trial that times out or leaves no usable reward
- * fails the activity after its siblings finish; retries redo only the trials the ledger lacks.
+ * worker's sampler client for the endpoint, and at most n_concurrent trials of an eval run at
+ * once. A trial that times out or leaves no usable reward fails the activity after its siblings
+ * finish; retries redo only the trials the ledger lacks.
  */
 export function scoreHarborTaskActivity(deps: ScoreHarborTaskDeps) {
   return async function scoreHarborTask({ plan, task_index, parallelism, n_concurrent }: ScoreTaskInput): Promise<ScoreTaskResult> {
