@@ -72,6 +72,21 @@ describe('evaluateBenchmark on a real dev server', () => {
     expect(sim.stats().requests).toBe(tasks.length * 3);
   });
 
+  it('draws 16 samples of a task at once without a listener-leak warning on its cancellation signal', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const sim = await simulator({ latencyMs: 20 });
+      const result = await runEval({ evaluator: evaluator(sim, { num_samples: 16, n_concurrent: 32 }) });
+      expect(result.metrics.n_errored_samples).toBe(0);
+      expect(sim.stats().maxConcurrency).toBe(32);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('retries injected 500s, 429s, malformed answers and resets to the same metrics', async () => {
     const clean = await runEval({ evaluator: evaluator(await simulator()) });
     const faulty = await simulator({

@@ -12,7 +12,7 @@ import { conversationPrompt, drawSample } from './prompt';
 import { runPool } from './run-pool';
 import type { SamplerPool } from './sampler-pool';
 import { sampleStamp } from './stamp';
-import { finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
+import { allowListenersPerSample, finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
 import type { ScoreTaskInput, ScoreTaskResult } from './types';
 import { verifyContextFor } from './verify-context';
 
@@ -40,6 +40,7 @@ export function scoreHarborTaskActivity(deps: ScoreHarborTaskDeps) {
       throw new BadInputError("engine harbor cannot rescore: a trial's verifier ran in the trial's environment, which is gone");
     }
     const context = Context.current();
+    allowListenersPerSample(context, plan.num_samples);
     const benchmark = await deps.benchmarks.harbor(plan.benchmark_path, plan.limit, plan.content_hash);
     const task = benchmark.tasks[task_index];
     if (!task) throw new BadInputError(`task index ${task_index} is outside benchmark ${plan.benchmark_path} (${benchmark.tasks.length} tasks)`);

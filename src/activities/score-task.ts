@@ -9,7 +9,7 @@ import { drawSample, taskPrompt } from './prompt';
 import { runPool } from './run-pool';
 import type { SamplerPool } from './sampler-pool';
 import { sampleStamp } from './stamp';
-import { finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
+import { allowListenersPerSample, finishedSamples, missingSamples, startHeartbeat, taskResult } from './task-samples';
 import type { ScoreTaskInput, ScoreTaskResult } from './types';
 import { verifyContextFor } from './verify-context';
 
@@ -27,6 +27,7 @@ export interface ScoreTaskDeps {
 export function scoreTaskActivity(deps: ScoreTaskDeps) {
   return async function scoreTask({ plan, task_index, parallelism, n_concurrent }: ScoreTaskInput): Promise<ScoreTaskResult> {
     const context = Context.current();
+    allowListenersPerSample(context, plan.num_samples);
     const benchmark = await deps.benchmarks.get(plan.benchmark_path, plan.limit, plan.content_hash);
     const task = benchmark.tasks[task_index];
     if (!task) throw new BadInputError(`task index ${task_index} is outside benchmark ${plan.benchmark_path} (${benchmark.tasks.length} tasks)`);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@temporalio/activity';
 import type { SampleLedger, SampleRecord } from '../ledger/types';
 import type { EvalPlan, ScoreTaskResult } from './types';
@@ -19,6 +20,15 @@ export async function finishedSamples(ledger: SampleLedger, plan: EvalPlan, task
 /** Sample indices still to draw; none when the eval only rescores. */
 export function missingSamples(plan: EvalPlan, finished: Map<number, SampleRecord>): number[] {
   return plan.rescore_only ? [] : Array.from({ length: plan.num_samples }, (_, i) => i).filter((i) => !finished.has(i));
+}
+
+/**
+ * Every sample in flight listens on the activity's one cancellation signal, in its request, its
+ * backoff and its waits for a place; Node warns of a leak past 10 listeners, which 16 samples
+ * reach legitimately.
+ */
+export function allowListenersPerSample(context: Context, numSamples: number): void {
+  setMaxListeners(10 + 4 * numSamples, context.cancellationSignal);
 }
 
 /** Heartbeats how many samples are finished until the returned function is called. */
