@@ -5,6 +5,7 @@ import { openResultsStore } from '../store/open-store';
 import type { PredictionRow } from '../store/types';
 import { verifierVersion } from '../verifiers';
 import type { BenchmarkCache } from './benchmark-cache';
+import { runPool } from './run-pool';
 import { sampleStamp } from './stamp';
 import type { UploadInput, UploadResult } from './types';
 
@@ -24,6 +25,8 @@ async function trialReference(dir: string): Promise<Record<string, unknown>> {
   return { trial_dir: dir, ...(summary ? { rewards: summary.rewards, verifier_exit_code: summary.verifier_exit_code } : {}) };
 }
 
+const TRIAL_READS_AT_ONCE = 16;
+
 /** SPEC.md's upload: one eval record, then one prediction row per (task, sample). */
 export function uploadResultsActivity(deps: UploadDeps) {
   return async function uploadResults(input: UploadInput): Promise<UploadResult> {
@@ -32,7 +35,7 @@ export function uploadResultsActivity(deps: UploadDeps) {
     const stamp = sampleStamp(plan);
     const samples = await deps.ledger.samplesOfEval(plan.eval_id, stamp);
     const tasks = new Map(benchmark.tasks.map((task) => [task.task_id, task]));
-    const rows = await Promise.all(samples.map(async (sample): Promise<PredictionRow[]> => {
+    const predictions: PredictionRow[] = samples.flatMap((sample) => {
       const task = tasks.get(sample.task_id);
       if (!task) return [];
       return [{
@@ -50,11 +53,15 @@ export function uploadResultsActivity(deps: UploadDeps) {
           latency_s: sample.latency_s,
           prompt_tokens: sample.prompt_tokens,
           completion_tokens: sample.completion_tokens,
-          ...(plan.harbor ? await trialReference(trialDir(deps.trialsDir, plan.eval_id, stamp, sample.task_id, sample.sample_idx)) : {}),
         },
       }];
-    }));
-    const predictions = rows.flat();
+    });
+    if (plan.harbor) {
+      // A few files at a time: an eval of many trials must not open them all at once.
+      await runPool(predictions, TRIAL_READS_AT_ONCE, async (row) => {
+        Object.assign(row.metadata, await trialReference(trialDir(deps.trialsDir, plan.eval_id, stamp, row.task_id, row.sample_idx)));
+      });
+    }
     const store = openResultsStore(input.store);
     try {
       const evalRecordId = await store.recordEval(
