@@ -199,6 +199,11 @@ export function peakRssSampler(): () => number {
   };
 }
 
+/** Extra `temporal server start-dev` flags (dynamic config) from EVSYS_BENCH_SERVER_ARGS, split on spaces. */
+export function benchServerArgs(): string[] {
+  return (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 /** Other work on the machine skews every wall time here: the figures are printed beside it. */
 export function loadLine(): string {
   return `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`;

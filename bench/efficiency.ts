@@ -8,6 +8,8 @@
 // Temporal, no ledger): overhead = evsys wall / plain wall. Targets: efficiency as high as it
 // goes; overhead <= 1.10 at n_concurrent 64. Runs one after the other, never at once.
 // Run: npx tsx bench/efficiency.ts [tasks=2000] [samples=4] [latencyMs=200] [concurrency=8,64,256] [--no-plain]
+// EVSYS_BENCH_SERVER_ARGS passes extra `temporal server start-dev` flags, e.g.
+// '--dynamic-config-value limit.historyCount.suggestContinueAsNew=100000' to hold off continue-as-new.
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -16,7 +18,7 @@ import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createEvsysWorker } from '../src/worker';
-import { breakdown, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type TimeBreakdown } from './common';
+import { benchServerArgs, breakdown, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type TimeBreakdown } from './common';
 import { startSimulatorProcess, type SimulatorProcess } from './simulator-process';
 
 export interface EfficiencyOptions {
@@ -58,7 +60,7 @@ export interface EvsysRig {
 export async function startRig(opts: { tasks: number; latencyMs: number }): Promise<EvsysRig> {
   quietRuntime();
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-efficiency-');
-  const env = await startDevServer({ extraArgs: (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) });
+  const env = await startDevServer({ extraArgs: benchServerArgs() });
   const sim = await startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs });
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
   const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'efficiency', ledger });

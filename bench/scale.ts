@@ -12,7 +12,7 @@ import { startOrAttachEval } from '../src/client/start-eval';
 import { startDevServer } from '../src/temporal/dev-server';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 import { startWorkerProcess } from '../test/helpers/processes';
-import { loadLine, writeBenchmark } from './common';
+import { benchServerArgs, loadLine, writeBenchmark } from './common';
 import { startSimulatorProcess } from './simulator-process';
 
 export interface ScaleOptions {
@@ -93,7 +93,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
 
 if (require.main === module) {
   const [tasks, samples, latencyMs, concurrency] = [1000, 4, 50, 256].map((d, i) => Number(process.argv[2 + i] ?? d));
-  const serverArgs = (process.env.EVSYS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const serverArgs = benchServerArgs();
   const workerNodeOptions = process.env.EVSYS_BENCH_WORKER_NODE_OPTIONS;
   runScale({ tasks, samples, latencyMs, concurrency, serverArgs, workerNodeOptions })
     .then((r) => {

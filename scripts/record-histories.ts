@@ -27,6 +27,7 @@ import { historyToJSON } from '../src/temporal/history-json';
 import { replayHistories } from '../src/temporal/replay';
 import { bundleWorkflows } from '../src/temporal/workflow-bundle';
 import { createEvsysWorker } from '../src/worker';
+import { writeArithmeticBenchmark } from '../test/helpers/benchmarks';
 import type { evaluateBenchmark } from '../src/workflows';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 
@@ -127,14 +128,8 @@ async function main(): Promise<void> {
     save('small.json', smallHistory);
 
     // continue-as-new-runN.json: every run of a long eval.
-    const rows = Array.from({ length: CAN_TASKS }, (_, i) => ({
-      task_id: `sum-${i}`,
-      instruction: `What is ${i} + ${i * 3}?`,
-      verifier: { kind: 'in_process', fn_name: 'exact_match', expected: String(i * 4) },
-      metadata: { parity: i % 2 ? 'odd' : 'even' },
-    }));
-    const canDir = writeBenchmark(path.join(work, 'can-benchmark'), rows);
-    const canSim = await startSimulator({ tasks: (await loadBenchmark(canDir)).tasks, seed: 3, pCorrect: 0.5, latencyMs: 5 });
+    const canDir = path.join(work, 'can-benchmark');
+    const canSim = await startSimulator({ tasks: await writeArithmeticBenchmark(canDir, CAN_TASKS), seed: 3, pCorrect: 0.5, latencyMs: 5 });
     simulators.push(canSim);
     const long = await can.client.workflow.start<typeof evaluateBenchmark>('evaluateBenchmark', {
       taskQueue: TASK_QUEUE,
