@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { hashFiles } from '../benchmark/load';
 
 /** The workflow bundle's entry point. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -42,13 +42,12 @@ export async function workflowBundleFile(cacheDir: string): Promise<{ codePath: 
 }
 
 function sourceHash(): string {
-  const hash = createHash('sha256');
-  const files = (readdirSync(path.join(PROJECT_ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort();
-  for (const file of [...files.map((f) => path.join('src', f)), 'package-lock.json']) {
+  const sources = (readdirSync(path.join(PROJECT_ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort();
+  const files = [...sources.map((f) => path.join('src', f)), 'package-lock.json'].map((file): [string, Buffer | undefined] => {
     const full = path.join(PROJECT_ROOT, file);
-    if (existsSync(full)) hash.update(file).update('\0').update(readFileSync(full)).update('\0');
-  }
-  return hash.digest('hex').slice(0, 16);
+    return [file, existsSync(full) ? readFileSync(full) : undefined];
+  });
+  return hashFiles(files).slice(0, 16);
 }
 
 function runBundlerProcess(outFile: string): Promise<void> {
