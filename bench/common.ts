@@ -4,6 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { splitThinking } from '../src/chat/thinking';
 import type { Task } from '../src/benchmark/task';
@@ -235,4 +237,38 @@ export function childCpuDelta(before: Map<number, number>, after: Map<number, nu
     if ('pid' in pick ? pid === pick.pid : pid !== pick.except) sum += seconds - (before.get(pid) ?? 0);
   }
   return sum;
+}
+
+export interface HistorySummary {
+  runs: number;
+  events: number;
+  activitiesCompleted: number;
+  workflowTasksCompleted: number;
+  /** Workflow tasks the server failed or timed out: each throws away the worker's work, and a failure evicts the workflow from the worker's cache (a full replay). */
+  workflowTasksFailed: number;
+  workflowTasksTimedOut: number;
+}
+
+/** What an eval's histories (every run of its workflow id) hold: how many workflow tasks its activities took. */
+export async function historySummary(client: Client, workflowId: string): Promise<HistorySummary> {
+  const summary: HistorySummary = { runs: 0, events: 0, activitiesCompleted: 0, workflowTasksCompleted: 0, workflowTasksFailed: 0, workflowTasksTimedOut: 0 };
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    summary.runs++;
+    for (const event of (await client.workflow.getHandle(workflowId, run.runId).fetchHistory()).events ?? []) {
+      summary.events++;
+      const type = event.eventType;
+      if (type === temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) summary.activitiesCompleted++;
+      else if (type === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) summary.workflowTasksCompleted++;
+      else if (type === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) summary.workflowTasksFailed++;
+      else if (type === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT) summary.workflowTasksTimedOut++;
+    }
+  }
+  return summary;
+}
+
+export function formatHistorySummary(h: HistorySummary): string {
+  return (
+    `history: ${h.runs} run(s), ${h.events} events, ${h.activitiesCompleted} activities in ${h.workflowTasksCompleted} workflow tasks ` +
+    `(${(h.activitiesCompleted / Math.max(1, h.workflowTasksCompleted)).toFixed(1)} a task), ${h.workflowTasksFailed} failed, ${h.workflowTasksTimedOut} timed out`
+  );
 }

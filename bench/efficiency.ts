@@ -7,7 +7,10 @@
 // pool of n_concurrent over the same prompt builder, SamplerClient, splitThinking and verify; no
 // Temporal, no ledger): overhead = evsys wall / plain wall. Targets: efficiency as high as it
 // goes; overhead <= 1.10 at n_concurrent 64. Runs one after the other, never at once.
-// Run: npx tsx bench/efficiency.ts [tasks=2000] [samples=4] [latencyMs=200] [concurrency=8,64,256] [--no-plain]
+// Run: npx tsx bench/efficiency.ts [tasks=2000] [samples=4] [latencyMs=200] [concurrency=8,64,256] [--no-plain] [--fast-server]
+// --fast-server answers with bench/fast-model-server.ts (a minimal node:http server) instead of
+// evsys's simulator, so the model server's own CPU per request is as small as it gets.
+// A concurrency given twice (64,64,64) repeats the eval (and the plain pool) in the same rig.
 // EVSYS_BENCH_SERVER_ARGS passes extra `temporal server start-dev` flags, e.g.
 // '--dynamic-config-value limit.historyCount.suggestContinueAsNew=100000' to hold off continue-as-new.
 import path from 'node:path';
@@ -18,7 +21,8 @@ import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startDevServer } from '../testkit/dev-server';
 import { createEvsysWorker } from '../src/worker';
-import { benchServerArgs, breakdown, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type TimeBreakdown } from './common';
+import { benchServerArgs, breakdown, formatHistorySummary, historySummary, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type HistorySummary, type TimeBreakdown } from './common';
+import { startFastModelServer } from './fast-model-server';
 import { startSimulatorProcess, type SimulatorProcess } from './simulator-process';
 
 export interface EfficiencyOptions {
@@ -28,6 +32,8 @@ export interface EfficiencyOptions {
   concurrencies: number[];
   /** Also run the plain in-process runner for the overhead ratio. */
   plain: boolean;
+  /** The model server: evsys's simulator (default) or bench/fast-model-server.ts. */
+  server?: 'simulator' | 'fast';
   /** Called with each result's printed line as soon as it is measured. */
   log?: (line: string) => void;
 }
@@ -44,6 +50,7 @@ export interface EfficiencyResult {
   errored: number;
   evsys: TimeBreakdown;
   cpu: { nodeS: number; serverS: number; simulatorS: number };
+  history: HistorySummary;
   plain?: { wallS: number; efficiency: number; overhead: number; breakdown: TimeBreakdown; cpuS: number };
 }
 
@@ -57,11 +64,11 @@ export interface EvsysRig {
   close(): Promise<void>;
 }
 
-export async function startRig(opts: { tasks: number; latencyMs: number }): Promise<EvsysRig> {
+export async function startRig(opts: { tasks: number; latencyMs: number; server?: 'simulator' | 'fast' }): Promise<EvsysRig> {
   quietRuntime();
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-efficiency-');
   const env = await startDevServer({ extraArgs: benchServerArgs() });
-  const sim = await startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs });
+  const sim = opts.server === 'fast' ? await startFastModelServer(opts.latencyMs) : await startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs });
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
   const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'efficiency', ledger });
   const running = worker.run();
@@ -105,6 +112,7 @@ export async function runEvsys(rig: EvsysRig, samples: number, concurrency: numb
       result,
       maxSimConcurrency: (await rig.sim.stats()).maxConcurrency,
       breakdown: breakdown(recorder.records, started, ended, latencyMs, concurrency),
+      history: await historySummary(rig.env.client, result.eval_id),
     };
   } finally {
     peak();
@@ -114,6 +122,7 @@ export async function runEvsys(rig: EvsysRig, samples: number, concurrency: numb
 
 export async function runEfficiency(opts: EfficiencyOptions): Promise<EfficiencyResult[]> {
   const rig = await startRig(opts);
+  const perTask = (cpuS: number) => ((1000 * cpuS) / opts.tasks).toFixed(1);
   const results: EfficiencyResult[] = [];
   try {
     for (const concurrency of opts.concurrencies) {
@@ -131,12 +140,14 @@ export async function runEfficiency(opts: EfficiencyOptions): Promise<Efficiency
         errored: run.result.metrics.n_errored_samples,
         evsys: run.breakdown,
         cpu: run.cpu,
+        history: run.history,
       };
       opts.log?.(
         `evsys  n_concurrent ${concurrency}: wall ${r.wallS.toFixed(1)} s (limit ${limitS.toFixed(1)} s, efficiency ${r.efficiency.toFixed(2)}), ` +
           `${r.tasksPerS.toFixed(1)} tasks/s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, simulator max concurrency ${r.maxSimConcurrency}, ` +
           `n_tasks ${r.nTasks}, errored ${r.errored}, ` +
-          `CPU ${r.cpu.nodeS.toFixed(1)} s in this process (worker, client) + ${r.cpu.serverS.toFixed(1)} s dev server (${((1000 * (r.cpu.nodeS + r.cpu.serverS)) / opts.tasks).toFixed(1)} ms a task) + ${r.cpu.simulatorS.toFixed(1)} s simulator process\n  where the time goes: ${formatBreakdown(r.evsys)}`,
+          `CPU a task: ${perTask(r.cpu.nodeS)} ms this process (worker, client) + ${perTask(r.cpu.serverS)} ms dev server = ${perTask(r.cpu.nodeS + r.cpu.serverS)} ms, ` +
+          `+ ${perTask(r.cpu.simulatorS)} ms model server; ${loadLine()}\n  ${formatHistorySummary(r.history)}\n  where the time goes: ${formatBreakdown(r.evsys)}`,
       );
       if (opts.plain) {
         const input = evalInput({ name: 'plain', dir: rig.dir, samples: opts.samples, concurrency, simUrl: rig.sim.url });
@@ -149,8 +160,8 @@ export async function runEfficiency(opts: EfficiencyOptions): Promise<Efficiency
         recorder.restore();
         r.plain = { wallS: plain.wallS, efficiency: limitS / plain.wallS, overhead: r.wallS / plain.wallS, breakdown: b, cpuS };
         opts.log?.(
-          `plain  n_concurrent ${concurrency}: wall ${plain.wallS.toFixed(1)} s (efficiency ${r.plain.efficiency.toFixed(2)}), CPU ${cpuS.toFixed(1)} s (${((1000 * cpuS) / opts.tasks).toFixed(1)} ms a task); ` +
-            `durability overhead evsys/plain ${r.plain.overhead.toFixed(2)}${concurrency === 64 ? ' (target <= 1.10)' : ''}\n  where the time goes: ${formatBreakdown(b)}`,
+          `plain  n_concurrent ${concurrency}: wall ${plain.wallS.toFixed(1)} s (efficiency ${r.plain.efficiency.toFixed(2)}), CPU a task ${perTask(cpuS)} ms; ` +
+            `durability overhead evsys/plain ${r.plain.overhead.toFixed(2)}; ${loadLine()}\n  where the time goes: ${formatBreakdown(b)}`,
         );
       }
       results.push(r);
@@ -164,11 +175,12 @@ export async function runEfficiency(opts: EfficiencyOptions): Promise<Efficiency
 if (require.main === module) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const plain = !process.argv.includes('--no-plain');
+  const server = process.argv.includes('--fast-server') ? 'fast' : 'simulator';
   const [tasks, samples, latencyMs] = [2000, 4, 200].map((d, i) => Number(args[i] ?? d));
   const concurrencies = (args[3] ?? '8,64,256').split(',').map(Number);
-  console.log(`command: npx tsx bench/efficiency.ts ${tasks} ${samples} ${latencyMs} ${concurrencies.join(',')}${plain ? '' : ' --no-plain'}`);
+  console.log(`command: npx tsx bench/efficiency.ts ${tasks} ${samples} ${latencyMs} ${concurrencies.join(',')}${plain ? '' : ' --no-plain'}${server === 'fast' ? ' --fast-server' : ''}`);
   console.log(`${tasks} tasks x ${samples} samples, latency ${latencyMs} ms; limit = tasks x samples x latency / n_concurrent; ${loadLine()}`);
-  runEfficiency({ tasks, samples, latencyMs, concurrencies, plain, log: (line) => console.log(line) })
+  runEfficiency({ tasks, samples, latencyMs, concurrencies, plain, server, log: (line) => console.log(line) })
     .then(() => console.log(loadLine()))
     .catch((err) => {
     console.error(err);
