@@ -1,6 +1,6 @@
 import { aggregateEval } from '../scoring/aggregate';
 import { engineNamed } from '../scoring/engine-registry';
-import { EvalPlanSchema } from '../scoring/plan';
+import { parsePlan } from '../scoring/plan';
 import type { ScoringDeps } from '../scoring/score-task';
 import { sampleStamp } from '../scoring/stamp';
 import type { AggregateInput } from './types';
@@ -8,7 +8,7 @@ import type { AggregateInput } from './types';
 /** The metric registry over the eval's samples in the ledger (scoring/aggregate.ts). */
 export function aggregateMetricsActivity(deps: ScoringDeps) {
   return async function aggregateMetrics(input: AggregateInput): Promise<Record<string, number>> {
-    const plan = EvalPlanSchema.parse(input.plan);
+    const plan = parsePlan(input.plan);
     const engine = engineNamed(plan.engine);
     const benchmark = await deps.benchmarks.get(engine, plan.benchmark_path, plan.limit, { contentHash: plan.content_hash });
     return aggregateEval(deps.ledger, benchmark, plan, sampleStamp(plan, engine), input);

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { EvalPlanSchema } from '../scoring/plan';
+import { parsePlan } from '../scoring/plan';
 import { scoreTask, type ScoringDeps } from '../scoring/score-task';
 import type { SamplerHealthSignals } from './sampler-health';
 import type { ScoreTaskInput, ScoreTaskResult } from './types';
@@ -17,7 +17,7 @@ export type RememberCompletion = (activity: { workflowId: string; runId: string;
 export function scoreTaskActivity(deps: ScoringDeps, healthSignals: SamplerHealthSignals, remember: RememberCompletion) {
   return async function scoreTaskOnWorker(input: ScoreTaskInput): Promise<ScoreTaskResult> {
     const context = Context.current();
-    const plan = EvalPlanSchema.parse(input.plan);
+    const plan = parsePlan(input.plan);
     const sampler = deps.samplers.clientFor(plan.sampler, plan.model);
     let finished = 0;
     const beat = () => context.heartbeat({ finished, ...(sampler.health.down ? { sampler: sampler.health } : {}) });

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { engineNamed } from '../scoring/engine-registry';
-import { EvalPlanSchema } from '../scoring/plan';
+import { parsePlan } from '../scoring/plan';
 import { predictionRows } from '../scoring/predictions';
 import type { ScoringDeps } from '../scoring/score-task';
 import { sampleStamp } from '../scoring/stamp';
@@ -11,7 +11,7 @@ import type { UploadInput, UploadResult } from './types';
 /** SPEC.md's upload: one eval record, then one prediction row per (task, sample), in one transaction. */
 export function uploadResultsActivity(deps: ScoringDeps) {
   return async function uploadResults(input: UploadInput): Promise<UploadResult> {
-    const plan = EvalPlanSchema.parse(input.plan);
+    const plan = parsePlan(input.plan);
     const engine = engineNamed(plan.engine);
     const benchmark = await deps.benchmarks.get(engine, plan.benchmark_path, plan.limit, { contentHash: plan.content_hash });
     const samples = await deps.ledger.samplesOfEval(plan.ledger_key, sampleStamp(plan, engine));

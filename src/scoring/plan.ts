@@ -41,6 +41,26 @@ export const EvalPlanSchema = z.preprocess(
 );
 export type EvalPlan = z.output<typeof EvalPlanSchema>;
 
+/** Plans parsed lately, by their JSON text: every task of an eval brings the same plan. */
+const parsedPlans = new Map<string, EvalPlan>();
+const PARSED_PLANS_KEPT = 16;
+
+/**
+ * The plan an activity received, parsed by EvalPlanSchema once per distinct plan: zod's parse
+ * of the whole plan cost a tenth of a millisecond per task, its JSON text a few microseconds.
+ * Callers share the parsed plan and must not change it.
+ */
+export function parsePlan(raw: unknown): EvalPlan {
+  const text = JSON.stringify(raw);
+  let plan = parsedPlans.get(text);
+  if (!plan) {
+    plan = EvalPlanSchema.parse(raw);
+    parsedPlans.set(text, plan);
+    if (parsedPlans.size > PARSED_PLANS_KEPT) parsedPlans.delete(parsedPlans.keys().next().value!);
+  }
+  return plan;
+}
+
 /** How this eval's prompts reach the model. */
 export function promptSettings(plan: EvalPlan): PromptSettings {
   return { api: plan.sampler.api, chat_template: plan.chat_template, tokenizer: plan.tokenizer };
