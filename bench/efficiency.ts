@@ -20,7 +20,7 @@ import type { Task } from '../src/benchmark/task';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startDevServer } from '../testkit/dev-server';
-import { createEvsysWorker } from '../src/worker';
+import { createEvsysWorker, EAGER_ALL } from '../src/worker';
 import { benchServerArgs, breakdown, formatHistorySummary, historySummary, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type HistorySummary, type TimeBreakdown } from './common';
 import { startFastModelServer } from './fast-model-server';
 import { startSimulatorProcess, type SimulatorProcess } from './simulator-process';
@@ -70,7 +70,8 @@ export async function startRig(opts: { tasks: number; latencyMs: number; server?
   const env = await startDevServer({ extraArgs: benchServerArgs() });
   const sim = opts.server === 'fast' ? await startFastModelServer(opts.latencyMs) : await startSimulatorProcess({ benchmarkDir: dir, latencyMs: opts.latencyMs });
   const ledger = new SqliteLedger(path.join(dir, 'ledger.sqlite'));
-  const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'efficiency', ledger });
+  // As the CLI's embedded worker runs: alone on its server, taking its workflow's activities eagerly.
+  const worker = await createEvsysWorker({ connection: env.nativeConnection, taskQueue: 'efficiency', ledger, eagerActivities: EAGER_ALL });
   const running = worker.run();
   return {
     env,

@@ -30,6 +30,8 @@ export const SettingsSchema = z.object({
   EVSYS_TRIALS_DIR: z.string().min(1).default(DEFAULT_TRIALS_DIR),
   /** Requests in flight per sampler endpoint across every eval of this worker process. */
   EVSYS_MAX_REQUESTS_PER_ENDPOINT: z.coerce.number().int().positive().optional(),
+  /** Activities a worker takes straight from its workflow tasks (eager dispatch): default 3 for `evsys worker`, all for the CLI's embedded worker. */
+  EVSYS_EAGER_ACTIVITIES: z.coerce.number().int().min(0).optional(),
   /** Plugins this worker loads (comma-separated paths or package names): they must cover those its evals name. */
   EVSYS_PLUGINS: commaList,
 });

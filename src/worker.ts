@@ -26,9 +26,23 @@ export interface EvsysWorkerOptions {
   trialsDir?: string;
   /** Plugin modules to load first (paths relative to the working folder, or package names). */
   plugins?: string[];
+  /**
+   * How many of the activities one workflow task schedules this worker may take at once, straight
+   * from the server's answer (eager dispatch, where the server allows it), rather than through
+   * the task queue: default 3, the SDK's. Eager dispatch saves the server about 1.5 ms of CPU a
+   * task, but every activity taken so runs on the worker that ran the workflow task: a fleet of
+   * workers shares an eval's tasks only through the queue. The CLI's embedded worker, alone on
+   * its server, takes them all.
+   */
+  eagerActivities?: number;
   /** A pre-built bundle (tests bundle once per run); omitted = the cached one (workflow-bundle.ts). */
   workflowBundle?: WorkflowBundle | { codePath: string };
 }
+
+/** Activities one worker runs at once; more wait in the task queue. */
+const MAX_ACTIVITIES = 1000;
+/** `eagerActivities` for a worker that serves its server alone (the CLI's embedded one): every activity its workflow tasks schedule. */
+export const EAGER_ALL = MAX_ACTIVITIES;
 
 /** What every activity of this worker shares: caches, clients, slots; built once. */
 function scoringDeps(opts: EvsysWorkerOptions): ScoringDeps {
@@ -56,7 +70,8 @@ export async function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worke
     workflowBundle: opts.workflowBundle ?? (await workflowBundleFile(DEFAULT_BUNDLE_CACHE)),
     activities: createActivities(scoringDeps(opts), (activity, result) => replay.remember(activity, result)),
     // Activities wait on the sampler, not the CPU: the workflow's n_concurrent is the real cap.
-    maxConcurrentActivityTaskExecutions: 1000,
+    maxConcurrentActivityTaskExecutions: MAX_ACTIVITIES,
+    maxEagerActivityReservationsPerWorkflowTask: Math.min(opts.eagerActivities ?? 3, MAX_ACTIVITIES),
     // Cancellation reaches an activity only with a heartbeat's reply; the SDK's default throttle
     // (0.8 x heartbeatTimeout = 24 s) would keep a cancelled eval sampling that long.
     maxHeartbeatThrottleInterval: '1 second',
@@ -76,8 +91,9 @@ export async function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worke
 }
 
 /** The worker options the environment sets (settings.ts), shared by `evsys worker` and the CLI's embedded worker. */
-export function workerOptionsFrom(settings: Settings): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'plugins'> {
+export function workerOptionsFrom(settings: Settings): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'plugins' | 'eagerActivities'> {
   return {
+    eagerActivities: settings.EVSYS_EAGER_ACTIVITIES,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.EVSYS_TASK_QUEUE,
     maxRequestsPerEndpoint: settings.EVSYS_MAX_REQUESTS_PER_ENDPOINT,

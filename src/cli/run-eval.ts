@@ -11,7 +11,7 @@ import { readSettings, type Settings } from '../settings';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
 import { useFolderServer, type FolderServer } from '../temporal/folder-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
-import { createEvsysWorker, workerOptionsFrom } from '../worker';
+import { createEvsysWorker, EAGER_ALL, workerOptionsFrom } from '../worker';
 import type { evaluateBenchmark } from '../workflows';
 import { progressQuery } from '../workflows/evaluate-benchmark';
 import { EvaluateBenchmarkInputSchema, type EvalProgress, type EvaluateBenchmarkResult } from '../workflows/io';
@@ -185,7 +185,8 @@ export async function withTemporal<T>(
     const ledger = openLedger(settings.EVSYS_LEDGER);
     try {
       await checkLedgerReachable(ledger, settings.EVSYS_LEDGER);
-      const worker = await createEvsysWorker({ connection: workerConnection, ledger, env, ...workerOptionsFrom(settings) });
+      // Alone on the folder's server but for other evals of the folder (each with its own worker): it takes its workflow's activities eagerly.
+      const worker = await createEvsysWorker({ connection: workerConnection, ledger, env, ...workerOptionsFrom(settings), eagerActivities: settings.EVSYS_EAGER_ACTIVITIES ?? EAGER_ALL });
       const local = { workerLog: WORKER_LOG, trialsDir: settings.EVSYS_TRIALS_DIR };
       return await worker.runUntil(use({ client: new Client({ connection }), taskQueue, settings, local }));
     } finally {

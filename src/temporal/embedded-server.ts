@@ -33,6 +33,29 @@ export interface EmbeddedServer {
   kill(): Promise<void>;
 }
 
+/**
+ * How evsys runs a dev server, each measured at 2,000 tasks x 1 sample, 200 ms, n_concurrent 64
+ * (bench/efficiency.ts; BENCHMARKS.md):
+ * - SQLite in WAL mode with synchronous=NORMAL, as evsys's own ledger runs: by default every
+ *   transaction waited on fsync, which cost the server half its CPU per task (10 -> 4 ms) and
+ *   most of its throughput. A crash of the server loses nothing; a power cut may lose its last
+ *   moments of history, which Temporal's retries and the ledger cover.
+ * - Eager activity dispatch: a workflow task's completion hands the activities it schedules
+ *   straight back to its worker, without the matching service's round trip and the separate
+ *   write of each activity's start (server CPU per task 3.4 -> 1.9 ms when the worker takes
+ *   them all; see EvsysWorkerOptions.eagerActivities).
+ * - Up to 1,000 buffered events (Temporal's default: 100): completions that arrive while a
+ *   workflow task runs wait in a buffer, and past the limit the server fails that workflow task
+ *   (FORCE_CLOSE_COMMAND), throwing its work away and evicting the workflow from the worker's
+ *   cache; at n_concurrent 64 that happened 2-12 times an eval.
+ */
+export const SERVER_TUNING_FLAGS = [
+  '--sqlite-pragma', 'journal_mode=wal',
+  '--sqlite-pragma', 'synchronous=normal',
+  '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+  '--dynamic-config-value', 'history.maximumBufferedEventsBatch=1000',
+];
+
 /** The server process ended before it served: most often a port another process took meanwhile. */
 export class ServerExitedError extends UnreachableError {
   override readonly name: string = 'ServerExitedError';
@@ -91,7 +114,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const child = spawn(
     executable.path,
     ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort),
-      '--db-filename', opts.dbFile, '--log-level', 'warn', ...searchAttributeFlags(), ...(opts.extraArgs ?? [])],
+      '--db-filename', opts.dbFile, '--log-level', 'warn', ...SERVER_TUNING_FLAGS, ...searchAttributeFlags(), ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', log, log], detached: opts.detached ?? false },
   );
   closeSync(log);
