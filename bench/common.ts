@@ -247,14 +247,20 @@ export interface HistorySummary {
   /** Workflow tasks the server failed or timed out: each throws away the worker's work, and a failure evicts the workflow from the worker's cache (a full replay). */
   workflowTasksFailed: number;
   workflowTasksTimedOut: number;
+  /** The first run's start, in ms: to loadBenchmark's scheduling, loadBenchmark itself, and from its result to the first scoreTask's scheduling. */
+  startMs: { toLoad: number; load: number; toFirstTask: number };
 }
 
 /** What an eval's histories (every run of its workflow id) hold: how many workflow tasks its activities took. */
 export async function historySummary(client: Client, workflowId: string): Promise<HistorySummary> {
-  const summary: HistorySummary = { runs: 0, events: 0, activitiesCompleted: 0, workflowTasksCompleted: 0, workflowTasksFailed: 0, workflowTasksTimedOut: 0 };
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+  const summary: HistorySummary = { runs: 0, events: 0, activitiesCompleted: 0, workflowTasksCompleted: 0, workflowTasksFailed: 0, workflowTasksTimedOut: 0, startMs: { toLoad: NaN, load: NaN, toFirstTask: NaN } };
+  const runs: string[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(run.runId);
+  for (const [i, runId] of runs.reverse().entries()) {
     summary.runs++;
-    for (const event of (await client.workflow.getHandle(workflowId, run.runId).fetchHistory()).events ?? []) {
+    const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    if (i === 0) summary.startMs = startTimes(events);
+    for (const event of events) {
       summary.events++;
       const type = event.eventType;
       if (type === temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) summary.activitiesCompleted++;
@@ -266,9 +272,20 @@ export async function historySummary(client: Client, workflowId: string): Promis
   return summary;
 }
 
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+function startTimes(events: HistoryEvent[]): HistorySummary['startMs'] {
+  const ms = (e: HistoryEvent | undefined) => (e?.eventTime ? Number(e.eventTime.seconds) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN);
+  const scheduled = (name: string) => events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name);
+  const load = scheduled('loadBenchmark');
+  const loaded = events.find((e) => e.activityTaskCompletedEventAttributes && Number(e.activityTaskCompletedEventAttributes.scheduledEventId) === Number(load?.eventId));
+  return { toLoad: ms(load) - ms(events[0]), load: ms(loaded) - ms(load), toFirstTask: ms(scheduled('scoreTask')) - ms(loaded) };
+}
+
 export function formatHistorySummary(h: HistorySummary): string {
   return (
     `history: ${h.runs} run(s), ${h.events} events, ${h.activitiesCompleted} activities in ${h.workflowTasksCompleted} workflow tasks ` +
-    `(${(h.activitiesCompleted / Math.max(1, h.workflowTasksCompleted)).toFixed(1)} a task), ${h.workflowTasksFailed} failed, ${h.workflowTasksTimedOut} timed out`
+    `(${(h.activitiesCompleted / Math.max(1, h.workflowTasksCompleted)).toFixed(1)} a task), ${h.workflowTasksFailed} failed, ${h.workflowTasksTimedOut} timed out; ` +
+    `start: ${h.startMs.toLoad.toFixed(0)} ms to schedule loadBenchmark, ${h.startMs.load.toFixed(0)} ms in it, ${h.startMs.toFirstTask.toFixed(0)} ms from its result to the first scoreTask`
   );
 }

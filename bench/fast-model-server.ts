@@ -29,6 +29,8 @@ function serve(latencyMs: number): void {
       stats = { requests: 0, inFlight: stats.inFlight, maxConcurrency: stats.inFlight };
       return send(res, stats);
     }
+    // The worker's reachability probe, answered at once as a model server does.
+    if (req.method === 'GET') return send(res, { object: 'list', data: [{ id: 'fast', object: 'model' }] });
     stats.requests++;
     stats.maxConcurrency = Math.max(stats.maxConcurrency, ++stats.inFlight);
     let body = '';
