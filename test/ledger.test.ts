@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../src/ledger/open-ledger';
 import { PostgresLedger } from '../src/ledger/postgres-ledger';
+import { SCORE_COLUMNS, SCORES_PAGE_ROWS } from '../src/ledger/scores';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import type { SampleLedger, SampleRecord } from '../src/ledger/types';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
@@ -185,6 +186,25 @@ describe.each([sqlite, postgres])('$name', (backend) => {
     const rows = await workers[0].samplesOf('eval-1', 'task-a', 'stamp-1');
     expect(rows.map((r) => r.sample_idx)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
+
+  it("reads an eval's scores a page at a time: each sample once, in task and sample order, without its completion", async () => {
+    const ledger = await freshLedger();
+    // Past one page, with another eval and another stamp whose rows sort between this eval's.
+    const tasks = Math.ceil((SCORES_PAGE_ROWS + 5) / 3);
+    const mine = Array.from({ length: tasks * 3 }, (_, i) =>
+      sample({ task_id: `t${Math.floor(i / 3)}`, task_index: Math.floor(i / 3), sample_idx: i % 3, reward: i % 7 === 0 ? null : i % 2, prompt_tokens: i % 5 === 0 ? null : i, answer: i % 4 === 0 ? null : String(i) }),
+    );
+    const others = [sample({ ledger_key: 'eval-0', task_index: 1 }), sample({ stamp: 'stamp-0', task_index: 1 }), sample({ ledger_key: 'eval-2', task_index: 0 })];
+    for (let i = 0; i < mine.length; i += 50) await Promise.all(mine.slice(i, i + 50).map((s) => ledger.record(s)));
+    for (const s of others) await ledger.record(s);
+
+    const scores = [];
+    for await (const score of ledger.scoresOfEval('eval-1', 'stamp-1')) scores.push(score);
+    const projected = (await ledger.samplesOfEval('eval-1', 'stamp-1')).map((r) => Object.fromEntries(SCORE_COLUMNS.map((c) => [c, r[c]])));
+    expect(scores).toHaveLength(mine.length);
+    expect(scores).toEqual(projected);
+    expect(scores[0]).not.toHaveProperty('completion');
+  }, 120_000);
 
   it('closes twice without error', async () => {
     const ledger = openLedger(await backend.freshStore());

@@ -1,4 +1,5 @@
 import { Pool, type PoolClient } from 'pg';
+import { pagedScores, SCORE_COLUMNS, type SampleScore } from './scores';
 import { fromRow, LATER_COLUMNS, LEDGER_COLUMNS, toRow, type SampleLedger, type SampleRecord } from './types';
 
 // The same table as SqliteLedger's. DOUBLE PRECISION, not REAL (float4 in PostgreSQL), so
@@ -39,6 +40,8 @@ const SELECT_TASK = `SELECT ${SELECT_LIST} FROM samples
   WHERE eval_id = $1 AND task_id = $2 AND stamp = $3 ORDER BY sample_idx`;
 const SELECT_EVAL = `SELECT ${SELECT_LIST} FROM samples
   WHERE eval_id = $1 AND stamp = $2 ORDER BY task_index, sample_idx`;
+const SELECT_SCORES = `SELECT ${SCORE_COLUMNS.join(', ')} FROM samples
+  WHERE eval_id = $1 AND stamp = $2 AND (task_index, sample_idx) > ($3, $4) ORDER BY task_index, sample_idx LIMIT $5`;
 // Same effect as SQLite's INSERT OR REPLACE: a re-recorded sample replaces the row, created_at included.
 const UPSERT = `INSERT INTO samples (${SELECT_LIST})
   VALUES (${LEDGER_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
@@ -83,6 +86,13 @@ export class PostgresLedger implements SampleLedger {
   async samplesOfEval(ledgerKey: string, stamp: string): Promise<SampleRecord[]> {
     await this.ensureSchema();
     return (await this.pool.query(SELECT_EVAL, [ledgerKey, stamp])).rows.map(fromRow);
+  }
+
+  scoresOfEval(ledgerKey: string, stamp: string): AsyncIterable<SampleScore> {
+    return pagedScores(async (after, limit) => {
+      await this.ensureSchema();
+      return (await this.pool.query<SampleScore>(SELECT_SCORES, [ledgerKey, stamp, after.task_index, after.sample_idx, limit])).rows;
+    });
   }
 
   /** Resolves once every connection is closed (or after 5 s for one the network left hanging). */

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { allowNull } from '../sqlite-nullable';
+import { pagedScores, SCORE_COLUMNS, type SampleScore } from './scores';
 import { fromRow, LATER_COLUMNS, LEDGER_COLUMNS, toRow, type SampleLedger, type SampleRecord } from './types';
 
 const SCHEMA = `
@@ -34,6 +35,7 @@ export class SqliteLedger implements SampleLedger {
   private readonly selectTask: Database.Statement;
   private readonly selectEval: Database.Statement;
   private readonly upsert: Database.Statement;
+  private readonly selectScores: Database.Statement;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -54,6 +56,9 @@ export class SqliteLedger implements SampleLedger {
     );
     this.selectEval = this.db.prepare(
       'SELECT * FROM samples WHERE eval_id = ? AND stamp = ? ORDER BY task_index, sample_idx',
+    );
+    this.selectScores = this.db.prepare(
+      `SELECT ${SCORE_COLUMNS.join(', ')} FROM samples WHERE eval_id = ? AND stamp = ? AND (task_index, sample_idx) > (?, ?) ORDER BY task_index, sample_idx LIMIT ?`,
     );
     this.upsert = this.db.prepare(
       `INSERT OR REPLACE INTO samples (${LEDGER_COLUMNS.join(', ')}) VALUES (${LEDGER_COLUMNS.map((c) => `@${c}`).join(', ')})`,
@@ -78,6 +83,10 @@ export class SqliteLedger implements SampleLedger {
 
   async samplesOfEval(ledgerKey: string, stamp: string): Promise<SampleRecord[]> {
     return (this.selectEval.all(ledgerKey, stamp) as Record<string, unknown>[]).map(fromRow);
+  }
+
+  scoresOfEval(ledgerKey: string, stamp: string): AsyncIterable<SampleScore> {
+    return pagedScores(async (after, limit) => this.selectScores.all(ledgerKey, stamp, after.task_index, after.sample_idx, limit) as SampleScore[]);
   }
 
   async close(): Promise<void> {

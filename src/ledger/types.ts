@@ -1,3 +1,5 @@
+import type { SampleScore } from './scores';
+
 /**
  * One finished sample, as the ledger keeps it. `stamp` is a hash of everything that determined
  * its completion (model, sampling parameters, chat template, benchmark content, the engine's own
@@ -44,6 +46,8 @@ export interface SampleLedger {
   record(sample: SampleRecord): Promise<void>;
   /** Every sample of an eval under one stamp, in task and sample order. */
   samplesOfEval(ledgerKey: string, stamp: string): Promise<SampleRecord[]>;
+  /** The scores of every sample of an eval under one stamp, in task and sample order, read a page at a time (ledger/scores.ts). */
+  scoresOfEval(ledgerKey: string, stamp: string): AsyncIterable<SampleScore>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import type { Benchmark } from '../benchmark/load';
 import type { TaskInfo } from '../benchmark/task';
-import type { SampleLedger, SampleRecord } from '../ledger/types';
-import { aggregateMetrics, type TaskScores } from '../metrics';
+import type { SampleLedger } from '../ledger/types';
+import { aggregateMetrics, type SampleUsage, type TaskScores } from '../metrics';
 import type { EvalPlan } from './plan';
 
 export interface AggregateRequest {
@@ -13,10 +13,21 @@ export interface AggregateRequest {
 /** Stops generating at `max_tokens`: the answer is likely cut short, which a reader of the metrics should see. */
 const TRUNCATED = 'length';
 
+/** One task's samples as the ledger's rows go by: what its TaskScores need, nothing of the completions. */
+interface TaskTally {
+  recorded: number;
+  rewards: number[];
+  answers: (string | null)[];
+  usage: SampleUsage[];
+  truncated: number;
+}
+
 /**
  * Metrics from the ledger, not from workflow history: every task of the benchmark is listed,
  * and a sample the ledger lacks (its task ran out of retries) counts as an infrastructure
- * error, never as a zero.
+ * error, never as a zero. The ledger's rows are read a page at a time, and of each sample only
+ * its score and usage are kept: the worker's memory grows with the number of tasks (a few
+ * numbers each, which the metric registry takes at once), not with completions.
  */
 export async function aggregateEval(
   ledger: SampleLedger,
@@ -25,26 +36,29 @@ export async function aggregateEval(
   stamp: string,
   request: AggregateRequest,
 ): Promise<Record<string, number>> {
-  const samples = await ledger.samplesOfEval(plan.ledger_key, stamp);
-  const byTask = new Map<string, SampleRecord[]>();
-  for (const sample of samples) {
+  const byTask = new Map<string, TaskTally>();
+  for await (const sample of ledger.scoresOfEval(plan.ledger_key, stamp)) {
     if (sample.sample_idx >= plan.num_samples) continue;
-    let taskSamples = byTask.get(sample.task_id);
-    if (!taskSamples) byTask.set(sample.task_id, (taskSamples = []));
-    taskSamples.push(sample);
+    let tally = byTask.get(sample.task_id);
+    if (!tally) byTask.set(sample.task_id, (tally = { recorded: 0, rewards: [], answers: [], usage: [], truncated: 0 }));
+    tally.recorded++;
+    // A sample recorded without a valid reward is left out of the rewards, as Harbor leaves it out.
+    if (sample.reward === null) continue;
+    tally.rewards.push(sample.reward);
+    tally.answers.push(sample.answer);
+    tally.usage.push({ latencyS: sample.latency_s, promptTokens: sample.prompt_tokens, completionTokens: sample.completion_tokens });
+    if (sample.finish_reason === TRUNCATED) tally.truncated++;
   }
   const tasks: TaskScores[] = benchmark.tasks.map((task) => {
-    const recorded = byTask.get(task.task_id) ?? [];
-    // A sample recorded without a valid reward is left out of the rewards, as Harbor leaves it out.
-    const scored = recorded.filter((s): s is SampleRecord & { reward: number } => s.reward !== null);
+    const tally = byTask.get(task.task_id) ?? { recorded: 0, rewards: [], answers: [], usage: [], truncated: 0 };
     return {
       taskId: task.task_id,
-      rewards: scored.map((s) => s.reward),
-      answers: scored.map((s) => s.answer),
-      usage: scored.map((s) => ({ latencyS: s.latency_s, promptTokens: s.prompt_tokens, completionTokens: s.completion_tokens })),
-      erroredSamples: plan.num_samples - recorded.length,
-      unscoredSamples: recorded.length - scored.length,
-      truncatedSamples: scored.filter((s) => s.finish_reason === TRUNCATED).length,
+      rewards: tally.rewards,
+      answers: tally.answers,
+      usage: tally.usage,
+      erroredSamples: plan.num_samples - tally.recorded,
+      unscoredSamples: tally.recorded - tally.rewards.length,
+      truncatedSamples: tally.truncated,
       metadata: task.metadata,
     };
   });
