@@ -6,10 +6,58 @@
 const { existsSync } = require('node:fs');
 const path = require('node:path');
 
-const source = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
-if (existsSync(source)) {
-  require('tsx/cjs');
-  require(source);
+/**
+ * `evsys worker` runs with a heap cap of WORKER_HEAP_MB unless one was given (NODE_OPTIONS or a
+ * node flag). V8 lets a heap grow between collections by up to 4x its live size when its limit
+ * is large (Node's default here: 4 GB) and by 1.3-2x under a limit below 1-2 GB: at 20,000
+ * tasks x 4 samples a worker peaked at 540-620 MiB RSS by default and at 377 MiB under 512 MB,
+ * at the same throughput (bench/scale.ts). 512 MB is far above what a worker holds (aggregation
+ * reads the ledger a page at a time). V8 takes the flag only at start, so the worker runs as a
+ * child with it: this process relays signals to it and exits as it does, and the child ends
+ * itself when this process dies, however it died (its IPC channel closes).
+ */
+const WORKER_HEAP_MB = 512;
+const HEAP_CAP_FLAG = /^--max[-_]old[-_]space[-_]size(=|$)/;
+
+function runCli() {
+  const source = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
+  if (existsSync(source)) {
+    require('tsx/cjs');
+    require(source);
+  } else {
+    require('../dist/cli/main.js');
+  }
+}
+
+function heapCapGiven() {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => HEAP_CAP_FLAG.test(flag));
+}
+
+function runWorkerWithHeapCap() {
+  const { spawn } = require('node:child_process');
+  // A process group of its own: a Ctrl-C reaches it once, relayed from here, not twice (the
+  // SDK stops listening after the first signal, and a second would kill it mid-shutdown).
+  const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${WORKER_HEAP_MB}`, __filename, ...process.argv.slice(2)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  });
+}
+
+if (process.send && process.env.EVSYS_WORKER_CHILD === '1') {
+  // The capped worker: gone with its parent, as a crash of `evsys worker` must take the worker.
+  delete process.env.EVSYS_WORKER_CHILD;
+  process.channel.unref();
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  runCli();
+} else if (process.argv.slice(2).find((arg) => !arg.startsWith('-')) === 'worker' && !heapCapGiven()) {
+  process.env.EVSYS_WORKER_CHILD = '1';
+  runWorkerWithHeapCap();
 } else {
-  require('../dist/cli/main.js');
+  runCli();
 }
