@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // Three levels, one folder each: unit (in-process, seconds), temporal (a dev server), system
+    // (worker processes, sandboxes, Harbor, browsers, databases, the packed package).
+    include: ['test/{unit,temporal,system}/**/*.test.ts'],
     // Installs what the tests need beyond npm (bubblewrap, chromium, the Python venvs) first.
     globalSetup: ['test/helpers/global-setup.ts'],
     // A passing test prints nothing: its console output and the logs of what it started show

@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { splitThinking } from '../src/chat/thinking';
 import type { Task } from '../src/benchmark/task';
 import { writeArithmeticBenchmark } from '../testkit/arithmetic-benchmark';
@@ -194,15 +193,6 @@ export function benchServerArgs(): string[] {
 /** Other work on the machine skews every wall time here: the figures are printed beside it. */
 export function loadLine(): string {
   return `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`;
-}
-
-/** Warnings only from the SDK; once per process (a second install throws, and the smoke test runs several benches). */
-export function quietRuntime(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // Installed already, by an earlier bench in this process or by a worker created before.
-  }
 }
 
 /**

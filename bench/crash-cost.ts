@@ -6,16 +6,13 @@
 // timeout, 30 s, before the dead worker's tasks are retried) and the samples drawn twice.
 // Target: samples drawn twice <= n_concurrent (only requests in flight at the kill are redone).
 // Run: npx tsx bench/crash-cost.ts [tasks=2000] [samples=4] [latencyMs=200] [concurrency=64]
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { startSimulator } from '../src/simulator/server';
 import type { evaluateBenchmark } from '../src/workflows';
 import { progressQuery } from '../src/workflows/evaluate-benchmark';
-import { freePort } from '../src/temporal/ports';
-import { killAllWorkerProcesses, RestartableServer, startWorkerProcess, type WorkerProcess } from '../testkit/processes';
+import { startProcessCluster } from '../testkit/process-cluster';
 import { evalInput, loadLine, writeBenchmark } from './common';
 
 export interface CrashCostOptions {
@@ -40,17 +37,9 @@ export interface CrashCostResult {
 
 export async function runCrashCost(opts: CrashCostOptions): Promise<CrashCostResult> {
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-crash-cost-');
-  mkdirSync(path.join(dir, 'logs'));
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const server = new RestartableServer({ dbFile: path.join(dir, 'temporal.sqlite'), logFile: path.join(dir, 'logs', 'temporal.log'), port, uiPort });
-  await server.start();
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const cluster = await startProcessCluster(dir, 'crash-cost');
+  const { client, taskQueue, startWorker } = cluster;
   const sim = await startSimulator({ tasks, seed: 1, pCorrect: 0.5, latencyMs: opts.latencyMs });
-  const taskQueue = `crash-cost-${process.pid}`;
-  let workers = 0;
-  const startWorker = (): Promise<WorkerProcess> =>
-    startWorkerProcess({ address: server.address, taskQueue, ledgerFile: path.join(dir, 'ledger.sqlite'), logFile: path.join(dir, 'logs', `worker-${++workers}.log`) });
   const input = evalInput({ name: 'crash-cost', dir, samples: opts.samples, concurrency: opts.concurrency, simUrl: sim.url });
   const total = opts.tasks * opts.samples;
   try {
@@ -94,10 +83,8 @@ export async function runCrashCost(opts: CrashCostOptions): Promise<CrashCostRes
       metricsEqual: JSON.stringify(result.metrics) === JSON.stringify(baseline.metrics),
     };
   } finally {
-    await killAllWorkerProcesses();
     await sim.close();
-    await connection.close();
-    await server.stop();
+    await cluster.close();
   }
 }
 

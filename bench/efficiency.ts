@@ -20,10 +20,11 @@ import type { Task } from '../src/benchmark/task';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { startDevServer } from '../testkit/dev-server';
+import { quietRuntime } from '../testkit/quiet-runtime';
 import { createEvsysWorker, EAGER_ALL } from '../src/worker';
-import { benchServerArgs, breakdown, formatHistorySummary, historySummary, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, quietRuntime, recordRequests, runPlain, writeBenchmark, type HistorySummary, type TimeBreakdown } from './common';
+import { benchServerArgs, breakdown, formatHistorySummary, historySummary, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, recordRequests, runPlain, writeBenchmark, type HistorySummary, type TimeBreakdown } from './common';
 import { startFastModelServer } from './fast-model-server';
-import { startSimulatorProcess, type SimulatorProcess } from './simulator-process';
+import { startSimulatorProcess, type SimulatorProcess } from '../testkit/simulator-process';
 
 export interface EfficiencyOptions {
   tasks: number;

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SimulatorProcess } from './simulator-process';
+import type { SimulatorProcess } from '../testkit/simulator-process';
 
 interface Stats {
   requests: number;

@@ -15,9 +15,10 @@ import { SqliteLedger } from '../src/ledger/sqlite-ledger';
 import { runConcurrently } from '../src/concurrency/run-concurrently';
 import { startSimulator } from '../src/simulator/server';
 import { startDevServer } from '../testkit/dev-server';
+import { quietRuntime } from '../testkit/quiet-runtime';
 import { createEvsysWorker } from '../src/worker';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
-import { loadLine, quietRuntime } from './common';
+import { loadLine } from './common';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 

@@ -5,16 +5,14 @@
 // the sampler was down, and how hard the dead server was asked (request attempts in the ledger).
 // Target (issue 11): a 5-minute outage ridden out by default.
 // Run: npx tsx bench/outage.ts [outageS=300] [tasks=200] [samples=2] [concurrency=16]
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { Client, Connection } from '@temporalio/client';
 import { startOrAttachEval } from '../src/client/start-eval';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server';
 import { freePort } from '../src/temporal/ports';
 import { progressQuery } from '../src/workflows/evaluate-benchmark';
 import type { EvalProgress } from '../src/workflows/io';
-import { killAllWorkerProcesses, RestartableServer, startWorkerProcess } from '../testkit/processes';
+import { startProcessCluster } from '../testkit/process-cluster';
 import { loadLine, writeBenchmark } from './common';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 
@@ -29,17 +27,13 @@ export interface OutageResult {
 
 export async function runOutage(opts: { outageS: number; tasks: number; samples: number; concurrency: number }): Promise<OutageResult> {
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-outage-');
-  const [port, uiPort, simPort] = [await freePort(), await freePort(), await freePort()];
-  const server = new RestartableServer({ dbFile: path.join(dir, 'temporal.sqlite'), logFile: path.join(dir, 'temporal.log'), port, uiPort });
-  await server.start();
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
-  const taskQueue = `outage-${process.pid}`;
-  const ledgerFile = path.join(dir, 'ledger.sqlite');
+  const cluster = await startProcessCluster(dir, 'outage');
+  const { client, taskQueue, ledgerFile } = cluster;
+  const simPort = await freePort();
   const simulator = (): Promise<RunningSimulator> => startSimulator({ tasks, seed: 3, pCorrect: 0.5, latencyMs: 100, port: simPort });
   let sim = await simulator();
   try {
-    await startWorkerProcess({ address: server.address, taskQueue, ledgerFile, logFile: path.join(dir, 'worker.log') });
+    await cluster.startWorker();
     const input = (name: string) =>
       EvaluateBenchmarkInputSchema.parse({
         evaluator: { name, benchmark: { path: dir }, num_samples: opts.samples, n_concurrent: opts.concurrency, sampler: { base_url: sim.url, model: 'simulator' } },
@@ -72,10 +66,8 @@ export async function runOutage(opts: { outageS: number; tasks: number; samples:
       wallS: (performance.now() - started) / 1000,
     };
   } finally {
-    await killAllWorkerProcesses();
     await sim.close();
-    await connection.close();
-    await server.stop();
+    await cluster.close();
   }
 }
 

@@ -14,7 +14,7 @@ import { startDevServer } from '../testkit/dev-server';
 import { EvaluateBenchmarkInputSchema } from '../src/workflows/io';
 import { startWorkerProcess } from '../testkit/processes';
 import { benchServerArgs, loadLine, writeBenchmark } from './common';
-import { startSimulatorProcess } from './simulator-process';
+import { startSimulatorProcess } from '../testkit/simulator-process';
 
 export interface ScaleOptions {
   tasks: number;

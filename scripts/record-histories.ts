@@ -18,7 +18,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { DevServer } from '../testkit/dev-server';
-import { DefaultLogger, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { quietRuntime } from '../testkit/quiet-runtime';
 import { loadBenchmark } from '../src/benchmark/load';
 import { loadEvaluatorFile } from '../src/config/load';
 import { SqliteLedger } from '../src/ledger/sqlite-ledger';
@@ -40,7 +41,7 @@ const TASK_QUEUE = 'evsys-record';
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version.replaceAll('.', '_');
 const CAN_TASKS = 120;
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+quietRuntime();
 
 /** Writes the proto JSON of a history, as `historyToJSON` and `temporal workflow show --output json` do. */
 function save(name: string, history: History): void {

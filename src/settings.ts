@@ -14,6 +14,10 @@ export const DEFAULT_TASK_QUEUE = 'evsys';
 export const DEFAULT_LEDGER = path.join('.evsys', 'ledger.sqlite');
 /** Where harbor trials keep their folders, beside the default ledger. */
 export const DEFAULT_TRIALS_DIR = path.join('.evsys', 'trials');
+/** The results store the dashboard serves and `evsys benchmark` pushes to when given none. */
+export const DEFAULT_STORE = path.join('.evsys', 'results.sqlite');
+/** Where a worker keeps its copies of stored benchmarks, one folder per content hash. */
+export const DEFAULT_BENCHMARK_CACHE = path.join('.evsys', 'benchmarks');
 
 const commaList = z
   .string()
@@ -28,9 +32,11 @@ export const SettingsSchema = z.object({
   /** A SQLite file (the workers of one machine) or a postgres:// URL (workers on many). */
   EVSYS_LEDGER: z.string().min(1).default(DEFAULT_LEDGER),
   EVSYS_TRIALS_DIR: z.string().min(1).default(DEFAULT_TRIALS_DIR),
+  /** This worker's copies of stored benchmarks (`benchmark: {name}` / `{id}`), fetched from the eval's store. */
+  EVSYS_BENCHMARK_CACHE: z.string().min(1).default(DEFAULT_BENCHMARK_CACHE),
   /** Requests in flight per sampler endpoint across every eval of this worker process. */
   EVSYS_MAX_REQUESTS_PER_ENDPOINT: z.coerce.number().int().positive().optional(),
-  /** Activities a worker takes straight from its workflow tasks (eager dispatch): default 3 for `evsys worker`, all for the CLI's embedded worker. */
+  /** Activities a worker takes straight from its workflow tasks (eager dispatch): default none for `evsys worker` (a fleet shares an eval's tasks through the queue), all for the CLI's embedded worker. */
   EVSYS_EAGER_ACTIVITIES: z.coerce.number().int().min(0).optional(),
   /** Plugins this worker loads (comma-separated paths or package names): they must cover those its evals name. */
   EVSYS_PLUGINS: commaList,

@@ -20,3 +20,11 @@ export function allowNull(db: Database.Database, table: string, column: string, 
     for (const index of indexes) db.exec(index.sql);
   })();
 }
+
+/** Adds the columns `table` lacks (a file an earlier evsys created); each must allow NULL, as old rows have none. */
+export function addColumns(db: Database.Database, table: string, columns: Record<string, string>): void {
+  const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const [column, type] of Object.entries(columns)) {
+    if (!present.has(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}

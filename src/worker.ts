@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { FleetSlots } from './concurrency/fleet-slots';
 import { KeyedSlots } from './concurrency/keyed-slots';
 import { openLedger } from './ledger/open-ledger';
 import type { SampleLedger } from './ledger/types';
@@ -8,7 +9,8 @@ import { SamplerClients } from './sampler/sampler-clients';
 import { BenchmarkCache } from './scoring/benchmark-cache';
 import './scoring/engines';
 import type { ScoringDeps } from './scoring/score-task';
-import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TRIALS_DIR, readSettings, type Settings } from './settings';
+import { StoredBenchmarks } from './scoring/stored-benchmarks';
+import { DEFAULT_BENCHMARK_CACHE, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TRIALS_DIR, readSettings, type Settings } from './settings';
 import { CompletionReplay } from './temporal/completion-replay';
 import { ServerWatch } from './temporal/server-watch';
 import { DEFAULT_BUNDLE_CACHE, workflowBundleFile } from './temporal/workflow-bundle';
@@ -24,6 +26,8 @@ export interface EvsysWorkerOptions {
   maxRequestsPerEndpoint?: number;
   /** Where harbor trials keep their folders; default .evsys/trials. */
   trialsDir?: string;
+  /** Where stored benchmarks are fetched to, one folder per content hash; default .evsys/benchmarks. */
+  benchmarkCacheDir?: string;
   /** Plugin modules to load first (paths relative to the working folder, or package names). */
   plugins?: string[];
   /**
@@ -31,8 +35,8 @@ export interface EvsysWorkerOptions {
    * from the server's answer (eager dispatch, where the server allows it), rather than through
    * the task queue: default 3, the SDK's. Eager dispatch saves the server about 1.5 ms of CPU a
    * task, but every activity taken so runs on the worker that ran the workflow task: a fleet of
-   * workers shares an eval's tasks only through the queue. The CLI's embedded worker, alone on
-   * its server, takes them all.
+   * workers shares an eval's tasks only through the queue, so `evsys worker` takes none. The
+   * CLI's embedded worker, alone on its server, takes them all (EAGER_ALL).
    */
   eagerActivities?: number;
   /** A pre-built bundle (tests bundle once per run); omitted = the cached one (workflow-bundle.ts). */
@@ -50,9 +54,11 @@ function scoringDeps(opts: EvsysWorkerOptions): ScoringDeps {
   const limit = opts.maxRequestsPerEndpoint;
   return {
     benchmarks: new BenchmarkCache(),
+    storedBenchmarks: new StoredBenchmarks(opts.benchmarkCacheDir ?? DEFAULT_BENCHMARK_CACHE),
     ledger: opts.ledger,
     samplers: new SamplerClients(opts.env ?? process.env),
-    evalSlots: new KeyedSlots(),
+    // n_concurrent holds across every worker sharing the ledger's database, not just this one.
+    evalSlots: new FleetSlots(opts.ledger.slots),
     throttle: (baseUrl, request, signal) => (limit === undefined ? request() : endpointSlots.use(baseUrl, limit, request, signal)),
     workDir: opts.trialsDir ?? DEFAULT_TRIALS_DIR,
   };
@@ -91,13 +97,16 @@ export async function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worke
 }
 
 /** The worker options the environment sets (settings.ts), shared by `evsys worker` and the CLI's embedded worker. */
-export function workerOptionsFrom(settings: Settings): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'plugins' | 'eagerActivities'> {
+export function workerOptionsFrom(
+  settings: Settings,
+): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'benchmarkCacheDir' | 'plugins' | 'eagerActivities'> {
   return {
     eagerActivities: settings.EVSYS_EAGER_ACTIVITIES,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.EVSYS_TASK_QUEUE,
     maxRequestsPerEndpoint: settings.EVSYS_MAX_REQUESTS_PER_ENDPOINT,
     trialsDir: settings.EVSYS_TRIALS_DIR,
+    benchmarkCacheDir: settings.EVSYS_BENCHMARK_CACHE,
     plugins: settings.EVSYS_PLUGINS,
   };
 }
@@ -109,7 +118,9 @@ export async function runWorkerFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
   const connection = await NativeConnection.connect({ address });
   const ledger = openLedger(settings.EVSYS_LEDGER);
   try {
-    const worker = await createEvsysWorker({ connection, ledger, env, ...workerOptionsFrom(settings) });
+    // `evsys worker` is what fleets are made of: an eval's tasks go to every worker of the queue,
+    // unless EVSYS_EAGER_ACTIVITIES says this worker is alone on its server.
+    const worker = await createEvsysWorker({ connection, ledger, env, ...workerOptionsFrom(settings), eagerActivities: settings.EVSYS_EAGER_ACTIVITIES ?? 0 });
     console.error(`evsys worker on ${address}, task queue ${settings.EVSYS_TASK_QUEUE}`);
     await worker.run();
   } finally {

@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { startEmbeddedServer } from '../src/temporal/embedded-server';
 import { freePort } from '../src/temporal/ports';
 import { noteLogFile } from './log-files';
+import { quietRuntime } from './quiet-runtime';
 
 export interface DevServerOptions {
   /** SQLite file that keeps workflow histories across restarts; omit for a fresh one in a temp folder. */
@@ -31,6 +32,7 @@ export interface DevServer {
  * fails, testkit/log-files.ts), never onto the test run's terminal.
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  quietRuntime();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'evsys-dev-server-'));
   const logFile = noteLogFile(path.join(dir, 'temporal.log'));
   const server = await startEmbeddedServer({

@@ -34,6 +34,7 @@ export interface WorkerProcess {
 export interface WorkerProcessOptions {
   address: string;
   taskQueue: string;
+  /** Its EVSYS_LEDGER: a SQLite file, or a postgres:// URL. */
   ledgerFile: string;
   /** The worker's stderr and stdout go here (appended). */
   logFile: string;
@@ -41,6 +42,8 @@ export interface WorkerProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Its working folder; default this process's. */
   cwd?: string;
+  /** A network namespace (`ip netns`) to run it in, as a worker on another host. */
+  netns?: string;
 }
 
 function tail(file: string, lines = 20): string {
@@ -56,7 +59,10 @@ function tail(file: string, lines = 20): string {
  * (after bundling the workflows, which takes seconds), so an eval started next finds it.
  */
 export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [EVSYS_BIN, 'worker'], {
+  const command = [process.execPath, EVSYS_BIN, 'worker'];
+  // `ip netns exec` enters the namespace and then execs node: the child's pid is the worker's.
+  const [file, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...command] : command;
+  const child = spawn(file, args, {
     env: {
       ...process.env,
       ...opts.env,

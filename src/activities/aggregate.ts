@@ -1,6 +1,7 @@
 import { aggregateEval } from '../scoring/aggregate';
 import { engineNamed } from '../scoring/engine-registry';
 import { parsePlan } from '../scoring/plan';
+import { benchmarkOfPlan } from '../scoring/plan-benchmark';
 import type { ScoringDeps } from '../scoring/score-task';
 import { sampleStamp } from '../scoring/stamp';
 import type { AggregateInput } from './types';
@@ -10,7 +11,7 @@ export function aggregateMetricsActivity(deps: ScoringDeps) {
   return async function aggregateMetrics(input: AggregateInput): Promise<Record<string, number>> {
     const plan = parsePlan(input.plan);
     const engine = engineNamed(plan.engine);
-    const benchmark = await deps.benchmarks.get(engine, plan.benchmark_path, plan.limit, { contentHash: plan.content_hash });
+    const benchmark = await benchmarkOfPlan(deps, engine, plan);
     return aggregateEval(deps.ledger, benchmark, plan, sampleStamp(plan, engine), input);
   };
 }

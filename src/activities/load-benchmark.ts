@@ -5,6 +5,7 @@ import { SamplerUnavailableError } from '../sampler/client';
 import { checkPluginsLoaded } from '../plugins/load';
 import { checkEvaluatorNames } from '../scoring/check-names';
 import { engineNamed } from '../scoring/engine-registry';
+import { startingFolder } from '../scoring/plan-benchmark';
 import type { ScoringDeps } from '../scoring/score-task';
 import type { BenchmarkSummary, LoadBenchmarkInput } from './types';
 
@@ -29,17 +30,19 @@ async function answering(deps: ScoringDeps, config: SamplerConfig, key: 'sampler
 
 /**
  * The eval's first activity: reads the benchmark as it is on disk now (whatever this worker
- * read before), checks everything that can be checked before the first request, and tells the
- * workflow how many tasks there are and which content it is scoring: no task text.
+ * read before), or the stored version its ref names now (fetched into this worker's cache),
+ * checks everything that can be checked before the first request, and tells the workflow how
+ * many tasks there are and which content (and stored version) it is scoring: no task text.
  */
 export function loadBenchmarkActivity(deps: ScoringDeps) {
-  return async function loadBenchmark({ path, limit, engine: engineName, evaluator: raw }: LoadBenchmarkInput): Promise<BenchmarkSummary> {
+  return async function loadBenchmark({ path, stored, limit, engine: engineName, evaluator: raw }: LoadBenchmarkInput): Promise<BenchmarkSummary> {
     // Runs started before the entry travelled here are checked by what they name alone.
     const evaluator = raw && parseEntry(raw);
     // A missing plugin explains every unknown name after it: say that first.
     if (evaluator) checkPluginsLoaded(evaluator.plugins);
     const engine = engineNamed(engineName ?? '');
-    const benchmark = await deps.benchmarks.get(engine, path, limit, { readNow: true });
+    const { folder, version } = await startingFolder(deps, engine, { path, stored });
+    const benchmark = await deps.benchmarks.get(engine, folder, limit, { readNow: true });
     if (evaluator) {
       checkEvaluatorNames(evaluator);
       deps.samplers.checkApiKey(evaluator.sampler);
@@ -49,10 +52,11 @@ export function loadBenchmarkActivity(deps: ScoringDeps) {
       if (evaluator.judge) await answering(deps, evaluator.judge, 'judge');
     }
     return {
-      name: benchmark.name,
+      name: version?.name ?? benchmark.name,
       n_tasks: benchmark.tasks.length,
       total_tasks: benchmark.totalTasks,
       content_hash: benchmark.contentHash,
+      ...(version && { stored: { id: version.id, version: version.version, tags: version.tags } }),
     };
   };
 }

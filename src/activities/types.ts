@@ -1,6 +1,7 @@
-import type { Evaluator } from '../config/evaluator';
+import type { Evaluator, Split } from '../config/evaluator';
 import type { EvalPlan } from '../scoring/plan';
 import type { TaskOutcome } from '../scoring/score-task';
+import type { StoredBenchmarkName } from '../scoring/stored-benchmarks';
 
 /**
  * What the workflow and its activities send each other: counts, names and the compact plan,
@@ -8,7 +9,10 @@ import type { TaskOutcome } from '../scoring/score-task';
  */
 
 export interface LoadBenchmarkInput {
-  path: string;
+  /** A benchmark folder every worker can read; or else `stored`. */
+  path?: string;
+  /** A benchmark in a store, resolved now (a name: its latest version) and fetched into the worker's cache. */
+  stored?: { store: string; ref: StoredBenchmarkName };
   limit?: number | null;
   engine?: string;
   /** The whole entry, so the worker can check what only it knows (its plugins, its API keys) before sampling. */
@@ -20,6 +24,14 @@ export interface BenchmarkSummary {
   n_tasks: number;
   total_tasks: number;
   content_hash: string;
+  /** The stored version scored, for a stored benchmark: the eval's plan and upload name it. */
+  stored?: StoredSummary;
+}
+
+export interface StoredSummary {
+  id: number;
+  version: number;
+  tags: Split[];
 }
 
 export interface ScoreTaskInput {

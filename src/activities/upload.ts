@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { engineNamed } from '../scoring/engine-registry';
 import { parsePlan } from '../scoring/plan';
+import { benchmarkOfPlan } from '../scoring/plan-benchmark';
 import { predictionRows } from '../scoring/predictions';
 import type { ScoringDeps } from '../scoring/score-task';
 import { sampleStamp } from '../scoring/stamp';
@@ -13,7 +14,7 @@ export function uploadResultsActivity(deps: ScoringDeps) {
   return async function uploadResults(input: UploadInput): Promise<UploadResult> {
     const plan = parsePlan(input.plan);
     const engine = engineNamed(plan.engine);
-    const benchmark = await deps.benchmarks.get(engine, plan.benchmark_path, plan.limit, { contentHash: plan.content_hash });
+    const benchmark = await benchmarkOfPlan(deps, engine, plan);
     const samples = await deps.ledger.samplesOfEval(plan.ledger_key, sampleStamp(plan, engine));
     const predictions = predictionRows(engine, benchmark, samples, input.step);
     const store = openResultsStore(input.store);
@@ -27,6 +28,8 @@ export function uploadResultsActivity(deps: ScoringDeps) {
           metrics: input.metrics,
           workflow_id: Context.current().info.workflowExecution?.workflowId ?? plan.ledger_key,
           verifier_version: verifierVersion(),
+          benchmark_hash: plan.content_hash,
+          stored_benchmark_id: plan.stored_benchmark?.id ?? null,
         },
         predictions,
       );

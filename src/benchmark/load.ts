@@ -41,8 +41,8 @@ export class BenchmarkError extends BadInputError {
   }
 }
 
-const TASKS_FILE = 'tasks.jsonl';
-const METADATA_FILE = 'metadata.yaml';
+export const TASKS_FILE = 'tasks.jsonl';
+export const METADATA_FILE = 'metadata.yaml';
 
 export async function loadBenchmark(
   dir: string,

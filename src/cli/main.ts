@@ -34,7 +34,8 @@ function buildProgram(): Command {
     .showSuggestionAfterError(true);
   for (const add of Object.values(commands) as AddCommand[]) add(program);
   // An unknown option or a missing argument ends with the usage line of the command it concerns.
-  for (const command of [program, ...program.commands]) {
+  const withSubcommands = (command: Command): Command[] => [command, ...command.commands.flatMap(withSubcommands)];
+  for (const command of withSubcommands(program)) {
     command.exitOverride().configureOutput({
       outputError: (text, write) => write(`${text.trimEnd()}\nusage: ${commandPath(command)} ${command.usage()}\n(see \`${commandPath(command)} --help\`)\n`),
     });

@@ -18,7 +18,8 @@ export function printResults(results: EvaluateBenchmarkResult[], json: boolean):
   }
   for (const result of results) {
     if (!json) {
-      console.log(`${result.evaluator} on ${result.benchmark.name} (${result.benchmark.n_tasks} tasks), step ${result.step}`);
+      const { name, version, id, n_tasks } = result.benchmark;
+      console.log(`${result.evaluator} on ${name}${version ? ` version ${version} (id ${id})` : ''} (${n_tasks} tasks), step ${result.step}`);
       console.log(`workflow ${result.eval_id}`);
       console.log(formatMetrics(result.metrics));
     }

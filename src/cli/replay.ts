@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
 import { BadInputError } from '../errors';
+import { DEFAULT_TEMPORAL_ADDRESS, readSettings } from '../settings';
 import { replayHistories, type HistoryToReplay, type ReplayReport } from '../temporal/replay';
 
 export interface ReplayCommandOptions {
@@ -12,7 +13,7 @@ export interface ReplayCommandOptions {
   /** Where the per-history lines go; default stdout. */
   write?: (line: string) => void;
   /** A pre-built workflow bundle (tests); omitted = bundle today's code. */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
 }
 
 function isHistoryFile(arg: string): boolean {
@@ -69,8 +70,9 @@ export async function runReplayCommand(positionals: string[], opts: ReplayComman
   const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   if (positionals.length === 0) throw new BadInputError('evsys replay needs a workflow id or a history file');
 
-  const address = env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const settings = readSettings(env);
+  const address = settings.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS;
+  const namespace = settings.TEMPORAL_NAMESPACE;
   const allRuns = opts.allRuns ?? false;
   // Each argument gives its histories, or a report of why it gave none; the lines keep their order.
   const sources: (HistoryToReplay[] | ReplayReport)[] = [];

@@ -1,14 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { pinBenchmark } from '../client/pin-benchmark';
 import { startOrAttachEval } from '../client/start-eval';
 import { SamplerSchema, type EvaluatorFileEntry, type SamplerConfig } from '../config/evaluator';
-import { BadInputError, UnreachableError } from '../errors';
+import { UnreachableError } from '../errors';
 import { openLedger } from '../ledger/open-ledger';
 import type { SampleLedger } from '../ledger/types';
 import { engineNamed } from '../scoring/engine-registry';
+import { StoredBenchmarks } from '../scoring/stored-benchmarks';
 import { readSettings, type Settings } from '../settings';
 import { startSimulator, type RunningSimulator } from '../simulator/server';
+import { resolveInStore } from '../store/open-store';
+import { withoutPassword } from '../store/store-address';
 import { useFolderServer, type FolderServer } from '../temporal/folder-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { createEvsysWorker, EAGER_ALL, workerOptionsFrom } from '../worker';
@@ -42,13 +46,17 @@ interface PreparedEntry {
 
 /**
  * Reads the entry's benchmark before any server starts, so a malformed line is reported at
- * once; starts the bundled simulator when the entry names it, and points the sampler at it.
+ * once, and pins a stored one to the version it names now; starts the bundled simulator when
+ * the entry names it (with the stored version's tasks, fetched into this folder's cache), and
+ * points the sampler at it.
  */
-async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
-  const tasks = 'path' in entry.benchmark ? await readTasks(entry, entry.benchmark.path) : undefined;
-  const taskIds = tasks?.map((task) => task.task_id);
-  if (!('simulator' in entry.sampler)) return { entry, sampler: entry.sampler, taskIds };
-  if (!tasks) throw new BadInputError(`${entry.name}: the simulator needs benchmark.path to know the tasks`);
+async function prepareEntry(unpinned: EvaluatorFileEntry, settings: Settings): Promise<PreparedEntry> {
+  const entry = await pinBenchmark(unpinned, resolveInStore);
+  const local = 'path' in entry.benchmark ? await readTasks(entry, entry.benchmark.path) : undefined;
+  if (!('simulator' in entry.sampler)) return { entry, sampler: entry.sampler, taskIds: local?.map((task) => task.task_id) };
+  // The simulator must know the tasks: a stored benchmark's come from this folder's copy.
+  const tasks = local ?? (await readTasks(entry, await storedFolder(entry, settings)));
+  const taskIds = tasks.map((task) => task.task_id);
   const { p_correct, seed, latency_ms } = entry.sampler.simulator;
   const simulator = await startSimulator({ tasks, pCorrect: p_correct, seed, latencyMs: latency_ms });
   return {
@@ -58,6 +66,12 @@ async function prepareEntry(entry: EvaluatorFileEntry): Promise<PreparedEntry> {
     taskIds,
     simulator,
   };
+}
+
+/** This process's copy of the pinned stored benchmark (the cache the in-process worker uses too). */
+async function storedFolder(entry: EvaluatorFileEntry, settings: Settings): Promise<string> {
+  const ref = entry.benchmark as { id: number; content_hash: string };
+  return new StoredBenchmarks(settings.EVSYS_BENCHMARK_CACHE).folder({ store: entry.store!, id: ref.id, content_hash: ref.content_hash });
 }
 
 /** The tasks as the entry's engine reads them, so a broken line is reported before any server starts. */
@@ -110,17 +124,6 @@ async function connectTo(address: string, what: string): Promise<Connection> {
     return await Connection.connect({ address, connectTimeout: 5000 });
   } catch (err) {
     throw new UnreachableError(`${what} at ${address} is not reachable (${err instanceof Error ? err.message : String(err)}); start it, or unset TEMPORAL_ADDRESS to run an embedded one`, { cause: err });
-  }
-}
-
-/** Without a password: the URL is printed. */
-function withoutPassword(spec: string): string {
-  try {
-    const url = new URL(spec);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return spec;
   }
 }
 
@@ -216,9 +219,10 @@ async function runOne({ client, taskQueue, local }: TemporalSession, prepared: P
 /** Runs evaluator entries one after another as evaluateBenchmark workflows. */
 export async function runEvals(entries: EvaluatorFileEntry[], opts: RunEvalOptions): Promise<EvaluateBenchmarkResult[]> {
   const prepared: PreparedEntry[] = [];
+  const env = opts.env ?? process.env;
   try {
-    for (const entry of entries) prepared.push(await prepareEntry(entry));
-    return await withTemporal(opts.env ?? process.env, opts, async (session) => {
+    for (const entry of entries) prepared.push(await prepareEntry(entry, readSettings(env)));
+    return await withTemporal(env, opts, async (session) => {
       const results: EvaluateBenchmarkResult[] = [];
       for (const entry of prepared) results.push(await runOne(session, entry, opts));
       return results;

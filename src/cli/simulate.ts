@@ -7,6 +7,8 @@ import { startSimulator } from '../simulator/server';
 export interface SimulateFlags {
   benchmark: string;
   limit?: number;
+  /** The address to listen on; another machine's workers need one other than 127.0.0.1. */
+  host: string;
   port: number;
   pCorrect: number;
   seed: number;
@@ -32,6 +34,7 @@ export async function runSimulator(flags: SimulateFlags): Promise<void> {
   const { rate429, retryAfterS, rate500, rateHang, rateMalformed, rateReset } = flags;
   const simulator = await startSimulator({
     tasks,
+    host: flags.host,
     port: flags.port,
     pCorrect: flags.pCorrect,
     seed: flags.seed,

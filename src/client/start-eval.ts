@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { benchmarkRefLabel } from '../config/evaluator';
+import { pinBenchmark } from './pin-benchmark';
 import type { evaluateBenchmark } from '../workflows';
 import type { ParsedEvaluateBenchmarkInput } from '../workflows/io';
 import { evalSearchAttributes, evalSummary } from '../temporal/search-attributes';
@@ -12,7 +14,8 @@ function benchmarkKey(input: ParsedEvaluateBenchmarkInput): string {
     const digest = createHash('sha256').update(path.resolve(benchmark.path)).digest('hex').slice(0, 8);
     return `${path.basename(benchmark.path)}-${digest}`;
   }
-  return 'id' in benchmark ? benchmark.id : benchmark.name;
+  // A name, not the version it was pinned to: starting the eval again attaches to the one running.
+  return benchmarkRefLabel(benchmark);
 }
 
 /**
@@ -28,14 +31,16 @@ export function evalWorkflowId(input: ParsedEvaluateBenchmarkInput, now = Date.n
 /**
  * Starts the eval, or attaches to the one with its id that is running or has completed. A
  * failed, cancelled or terminated one is started again under the same id, so it shares the
- * ledger and redoes only the samples it lacks.
+ * ledger and redoes only the samples it lacks. A stored benchmark is pinned first
+ * (pin-benchmark.ts): the input carries the version it names now.
  */
 export async function startOrAttachEval(
   client: Client,
   taskQueue: string,
-  input: ParsedEvaluateBenchmarkInput,
-  workflowId = evalWorkflowId(input),
+  unpinned: ParsedEvaluateBenchmarkInput,
+  workflowId = evalWorkflowId(unpinned),
 ): Promise<WorkflowHandle<typeof evaluateBenchmark>> {
+  const input = { ...unpinned, evaluator: await pinBenchmark(unpinned.evaluator) };
   try {
     return await client.workflow.start<typeof evaluateBenchmark>('evaluateBenchmark', {
       taskQueue,

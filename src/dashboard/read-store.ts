@@ -71,6 +71,14 @@ export class StoreReader {
     return rows.map(toEval);
   }
 
+  /** The evals uploaded here that scored this stored benchmark version, newest first. */
+  evalsOfStoredBenchmark(storedId: number): EvalRow[] {
+    // A store no eval of a stored benchmark was uploaded to may predate the column.
+    const columns = this.db.prepare('PRAGMA table_info(evals)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'stored_benchmark_id')) return [];
+    return (this.db.prepare('SELECT * FROM evals WHERE stored_benchmark_id = ? ORDER BY id DESC').all(storedId) as RawEval[]).map(toEval);
+  }
+
   evalById(id: number): EvalRow | undefined {
     const row = this.db.prepare('SELECT * FROM evals WHERE id = ?').get(id) as RawEval | undefined;
     return row && toEval(row);

@@ -1,5 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BadInputError } from '../errors';
+import { SqliteBenchmarkStore } from '../store/sqlite-benchmarks';
+import { benchmarkApi } from './benchmark-api';
+import { benchmarksPage, benchmarkVersionPage } from './benchmark-pages';
 import { evalPage, indexPage, notFoundPage, runPage, type PageContext } from './pages';
 import { StoreReader } from './read-store';
 import { page, esc } from './html';
@@ -14,6 +18,8 @@ export interface DashboardOptions {
   temporalUiUrl?: string;
   /** Temporal namespace of the linked workflows. */
   namespace?: string;
+  /** Take `POST /api/benchmarks` (evsys benchmark push --store <this URL>) into the store; off: read only. */
+  acceptPushes?: boolean;
 }
 
 export interface RunningDashboard {
@@ -21,49 +27,68 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-function send(res: http.ServerResponse, status: number, html: string, head: boolean): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(head ? undefined : html);
+function send(res: http.ServerResponse, status: number, body: string | Buffer, head: boolean, type = 'text/html; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(head ? undefined : body);
 }
 
-function route(ctx: PageContext, url: URL): { status: number; html: string } {
+const idOf = (part: string) => (/^\d+$/.test(part) ? Number(part) : NaN);
+
+async function route(ctx: PageContext, url: URL): Promise<{ status: number; html: string }> {
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts.length === 0) return { status: 200, html: indexPage(ctx.store.runs()) };
   if (parts.length === 2 && parts[0] === 'runs') {
     const runId = decodeURIComponent(parts[1]);
     const evals = ctx.store.evalsOfRun(runId);
     if (evals.length === 0) return { status: 404, html: notFoundPage(`No run ${runId} in this store.`) };
-    return { status: 200, html: runPage(ctx, runId, evals) };
+    const versions = new Map((await ctx.benchmarks.list()).map((v) => [v.id, v]));
+    return { status: 200, html: runPage(ctx, runId, evals, versions) };
   }
   if (parts.length === 2 && parts[0] === 'evals') {
-    const id = /^\d+$/.test(parts[1]) ? Number(parts[1]) : NaN;
+    const id = idOf(parts[1]);
     const row = Number.isSafeInteger(id) ? ctx.store.evalById(id) : undefined;
     if (!row) return { status: 404, html: notFoundPage(`No eval ${decodeURIComponent(parts[1])} in this store.`) };
     const failedOnly = url.searchParams.get('failed') === '1';
     const pageIndex = Math.max(0, Math.floor(Number(url.searchParams.get('page') ?? 0)) || 0);
-    return { status: 200, html: evalPage(ctx, row, failedOnly, pageIndex) };
+    const version = row.stored_benchmark_id ? await ctx.benchmarks.byId(row.stored_benchmark_id) : undefined;
+    return { status: 200, html: evalPage(ctx, row, failedOnly, pageIndex, version) };
+  }
+  if (parts.length === 1 && parts[0] === 'benchmarks') return { status: 200, html: benchmarksPage(await ctx.benchmarks.list()) };
+  if (parts.length === 2 && parts[0] === 'benchmarks') {
+    const id = idOf(parts[1]);
+    const version = Number.isSafeInteger(id) ? await ctx.benchmarks.byId(id) : undefined;
+    if (!version) return { status: 404, html: notFoundPage(`No benchmark ${decodeURIComponent(parts[1])} in this store.`) };
+    return { status: 200, html: benchmarkVersionPage(version, await ctx.benchmarks.versionsOf(version.name), ctx.store.evalsOfStoredBenchmark(id)) };
   }
   return { status: 404, html: notFoundPage(`Nothing at ${url.pathname}.`) };
 }
 
-/** Serves the results store as server-rendered HTML: runs, metric charts per run, predictions per eval. */
+/**
+ * Serves the results store as server-rendered HTML: runs, metric charts per run, predictions per
+ * eval, stored benchmarks; and the benchmark store API that workers fetch benchmarks through.
+ */
 export async function startDashboard(opts: DashboardOptions): Promise<RunningDashboard> {
   const store = new StoreReader(opts.store);
-  const ctx: PageContext = { store, temporalUiUrl: opts.temporalUiUrl?.replace(/\/+$/, ''), namespace: opts.namespace ?? 'default' };
-  const server = http.createServer((req, res) => {
+  // Written only when pushes are accepted; otherwise as read-only as the results.
+  const benchmarks = new SqliteBenchmarkStore(opts.store, { readonly: !opts.acceptPushes });
+  const ctx: PageContext = { store, benchmarks, temporalUiUrl: opts.temporalUiUrl?.replace(/\/+$/, ''), namespace: opts.namespace ?? 'default' };
+  const server = http.createServer(async (req, res) => {
     const head = req.method === 'HEAD';
-    if (req.method !== 'GET' && !head) {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
     try {
-      const { status, html } = route(ctx, new URL(req.url ?? '/', 'http://dashboard'));
+      const url = new URL(req.url ?? '/', 'http://dashboard');
+      const api = await benchmarkApi(benchmarks, opts.acceptPushes ?? false, url, req);
+      if (api) return send(res, api.status, api.body, head, api.type);
+      if (req.method !== 'GET' && !head) {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      const { status, html } = await route(ctx, url);
       send(res, status, html, head);
     } catch (err) {
-      // A malformed URL (bad %-escape) is the client's; anything else is ours.
-      const badUrl = err instanceof URIError;
-      if (!badUrl) console.error('evsys dashboard:', err);
-      send(res, badUrl ? 400 : 500, page('error', `<h1>${badUrl ? 'Bad request' : 'Error'}</h1><pre>${esc(String(err))}</pre>`), head);
+      // A malformed URL (bad %-escape) or archive is the client's; anything else is ours.
+      const bad = err instanceof URIError || err instanceof BadInputError;
+      if (!bad) console.error('evsys dashboard:', err);
+      send(res, bad ? 400 : 500, page('error', `<h1>${bad ? 'Bad request' : 'Error'}</h1><pre>${esc(String(err))}</pre>`), head);
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -78,6 +103,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<RunningDas
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       store.close();
+      await benchmarks.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { checkLimit, type Benchmark } from '../benchmark/load';
 import type { TaskInfo } from '../benchmark/task';
 import { BadInputError } from '../errors';
@@ -41,10 +41,17 @@ export async function loadHarborBenchmark(dir: string, opts: { limit?: number | 
 /** Every file of every task folder, framed by `<task>/<path>`: an edit anywhere in a task changes it. */
 async function hashTaskDirs(tasks: HarborTask[]): Promise<string> {
   const files: Array<[string, Buffer]> = [];
+  for (const { name, file } of await taskFolderFiles(tasks)) files.push([name, await readFile(file)]);
+  return hashFiles(files);
+}
+
+/** The files the content hash covers, in its order: `<task>/<path>` names and where each is on disk. */
+export async function taskFolderFiles(tasks: HarborTask[]): Promise<Array<{ name: string; file: string }>> {
+  const files: Array<{ name: string; file: string }> = [];
   for (const task of tasks) {
     const entries = await readdir(task.dir, { recursive: true, withFileTypes: true });
     const paths = entries.filter((e) => e.isFile()).map((e) => relative(task.dir, join(e.parentPath, e.name))).sort();
-    for (const path of paths) files.push([`${task.id}/${path}`, await readFile(join(task.dir, path))]);
+    for (const path of paths) files.push({ name: `${task.id}/${path.split(sep).join('/')}`, file: join(task.dir, path) });
   }
-  return hashFiles(files);
+  return files;
 }

@@ -1,5 +1,6 @@
 import { Pool, type PoolClient } from 'pg';
 import { pagedScores, SCORE_COLUMNS, type SampleScore } from './scores';
+import { PostgresSlotLeases } from './postgres-slots';
 import { fromRow, LATER_COLUMNS, LEDGER_COLUMNS, toRow, type SampleLedger, type SampleRecord } from './types';
 
 // The same table as SqliteLedger's. DOUBLE PRECISION, not REAL (float4 in PostgreSQL), so
@@ -54,6 +55,7 @@ const UPSERT = `INSERT INTO samples (${SELECT_LIST})
  */
 export class PostgresLedger implements SampleLedger {
   private readonly pool: Pool;
+  readonly slots: PostgresSlotLeases;
   private schema: Promise<void> | undefined;
   private closed = false;
   /** Connections not yet closed: pool.end() resolves before their sockets do. */
@@ -63,6 +65,7 @@ export class PostgresLedger implements SampleLedger {
   /** `url`: a libpq-style connection string, `postgres://user:password@host:5432/db`. */
   constructor(url: string) {
     this.pool = new Pool({ connectionString: url, application_name: 'evsys' });
+    this.slots = new PostgresSlotLeases(url);
     // An idle connection that the server drops (restart, failover) emits 'error' on the pool; unheard,
     // it would crash the worker. The pool discards that connection and the next query opens another.
     this.pool.on('error', (err) => console.warn(`evsys ledger: idle PostgreSQL connection lost: ${err.message}`));
@@ -99,6 +102,7 @@ export class PostgresLedger implements SampleLedger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.slots.close();
     const allClosed = new Promise<void>((resolve) => {
       this.lastConnectionClosed = resolve;
       if (this.connections === 0) resolve();

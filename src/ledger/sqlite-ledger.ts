@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { allowNull } from '../sqlite-nullable';
 import { pagedScores, SCORE_COLUMNS, type SampleScore } from './scores';
+import { SqliteSlotLeases } from './sqlite-slots';
 import { fromRow, LATER_COLUMNS, LEDGER_COLUMNS, toRow, type SampleLedger, type SampleRecord } from './types';
 
 const SCHEMA = `
@@ -36,6 +37,7 @@ export class SqliteLedger implements SampleLedger {
   private readonly selectEval: Database.Statement;
   private readonly upsert: Database.Statement;
   private readonly selectScores: Database.Statement;
+  readonly slots: SqliteSlotLeases;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -63,6 +65,7 @@ export class SqliteLedger implements SampleLedger {
     this.upsert = this.db.prepare(
       `INSERT OR REPLACE INTO samples (${LEDGER_COLUMNS.join(', ')}) VALUES (${LEDGER_COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
+    this.slots = new SqliteSlotLeases(this.db);
   }
 
   /** A ledger written by an earlier evsys lacks newer columns; its samples stay usable. */
@@ -90,6 +93,7 @@ export class SqliteLedger implements SampleLedger {
   }
 
   async close(): Promise<void> {
+    await this.slots.close();
     this.db.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { SampleScore } from './scores';
+import type { SlotLeases } from '../concurrency/fleet-slots';
 
 /**
  * One finished sample, as the ledger keeps it. `stamp` is a hash of everything that determined
@@ -42,6 +43,8 @@ export interface SampleRecord {
 
 /** Where workers keep finished samples, so a retried or resumed task redoes only missing ones. */
 export interface SampleLedger {
+  /** Each eval's n_concurrent slots, counted in the same database across every worker that shares it. */
+  readonly slots: SlotLeases;
   samplesOf(ledgerKey: string, taskId: string, stamp: string): Promise<SampleRecord[]>;
   record(sample: SampleRecord): Promise<void>;
   /** Every sample of an eval under one stamp, in task and sample order. */

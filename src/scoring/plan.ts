@@ -4,7 +4,8 @@ import { ChatTemplateSchema, HarborOptionsSchema, SamplerSchema, SandboxSchema }
 
 /**
  * Everything that determines one eval's samples, sent with each activity. It is compact (no
- * task text): workers read the benchmark from `benchmark_path` and check `content_hash`.
+ * task text): workers read the benchmark from `benchmark_path`, or fetch `stored_benchmark`,
+ * and check `content_hash`.
  * Parsed at the activity boundary, so a plan written by an older workflow (still running when
  * its workers were upgraded) reads the same.
  */
@@ -17,7 +18,10 @@ export const EvalPlanSchema = z.preprocess(
     engine: z.string().default(''),
     /** Re-verify stored completions only; a sample the ledger lacks is not drawn but errored. */
     rescore_only: z.boolean().default(false),
-    benchmark_path: z.string().min(1),
+    /** A benchmark folder every worker can read; or else `stored_benchmark`. */
+    benchmark_path: z.string().min(1).optional(),
+    /** A version in a store, which each worker fetches into its own cache (stored-benchmarks.ts). */
+    stored_benchmark: z.object({ store: z.string().min(1), id: z.number().int().positive() }).optional(),
     content_hash: z.string().min(1),
     limit: z.number().int().min(0).nullish(),
     sampler: SamplerSchema,
@@ -37,7 +41,7 @@ export const EvalPlanSchema = z.preprocess(
     model_name: z.string().nullish(),
     /** Where the harbor engine's trials go (`<workspace_dir>/step_<N>`); default the worker's folder for them. */
     trials_dir: z.string().nullish(),
-  }),
+  }).refine((plan) => (plan.benchmark_path === undefined) !== (plan.stored_benchmark === undefined), 'a plan names benchmark_path or stored_benchmark, not both'),
 );
 export type EvalPlan = z.output<typeof EvalPlanSchema>;
 

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { KeyedSlots } from '../concurrency/keyed-slots';
+import type { EvalSlots } from '../concurrency/fleet-slots';
 import { runConcurrently } from '../concurrency/run-concurrently';
 import { sendPrompt } from '../chat/prompt';
 import { BadInputError } from '../errors';
@@ -9,16 +9,20 @@ import type { BenchmarkCache } from './benchmark-cache';
 import type { SampleJob, ScoredSample } from './engine';
 import { engineNamed } from './engine-registry';
 import type { EvalPlan } from './plan';
+import { benchmarkLabel, benchmarkOfPlan } from './plan-benchmark';
 import { sampleStamp } from './stamp';
+import type { StoredBenchmarks } from './stored-benchmarks';
 import { verifyContextFor } from './verify-context';
 
 /** What the worker gives every scoring call: built once per worker process. */
 export interface ScoringDeps {
   benchmarks: BenchmarkCache;
+  /** This worker's copies of stored benchmarks (`benchmark: {name}` or `{id}`). */
+  storedBenchmarks: StoredBenchmarks;
   ledger: SampleLedger;
   samplers: SamplerClients;
-  /** Each eval's n_concurrent request slots on this worker, keyed by its ledger key. */
-  evalSlots: KeyedSlots;
+  /** Each eval's n_concurrent request slots across every worker that serves it, keyed by its ledger key. */
+  evalSlots: EvalSlots;
   /** Runs one request within the worker's limit for its endpoint (EVSYS_MAX_REQUESTS_PER_ENDPOINT), if any. */
   throttle<R>(baseUrl: string, request: () => Promise<R>, signal: AbortSignal): Promise<R>;
   /** Where engines keep per-sample files (Harbor trial folders). */
@@ -52,13 +56,13 @@ export interface TaskOutcome {
  */
 export async function scoreTask(deps: ScoringDeps, job: TaskJob): Promise<TaskOutcome> {
   const { plan, signal } = job;
-  // Every sample in flight listens on the one signal (request, backoff, slot wait); Node warns
-  // of a leak past 10 listeners, which 16 samples reach legitimately.
+  // Every sample in flight listens on the one signal (its own signal follows it); Node warns of
+  // a leak past 10 listeners, which 16 samples reach legitimately.
   setMaxListeners(10 + 4 * plan.num_samples, signal);
   const engine = engineNamed(plan.engine);
-  const benchmark = await deps.benchmarks.get(engine, plan.benchmark_path, plan.limit, { contentHash: plan.content_hash });
+  const benchmark = await benchmarkOfPlan(deps, engine, plan);
   const task = benchmark.tasks[job.taskIndex];
-  if (!task) throw new BadInputError(`task index ${job.taskIndex} is outside benchmark ${plan.benchmark_path} (${benchmark.tasks.length} tasks)`);
+  if (!task) throw new BadInputError(`task index ${job.taskIndex} is outside benchmark ${benchmarkLabel(plan)} (${benchmark.tasks.length} tasks)`);
 
   const stamp = sampleStamp(plan, engine);
   const finished = new Map((await deps.ledger.samplesOf(plan.ledger_key, task.task_id, stamp)).map((s) => [s.sample_idx, s]));
@@ -70,22 +74,46 @@ export async function scoreTask(deps: ScoringDeps, job: TaskJob): Promise<TaskOu
   const missing = plan.rescore_only ? [] : Array.from({ length: plan.num_samples }, (_, i) => i).filter((i) => !finished.has(i));
 
   const client = deps.samplers.clientFor(plan.sampler, plan.model);
-  const sampleJob = (sampleIdx: number): SampleJob => ({
-    plan,
-    task,
-    sampleIdx,
-    stamp,
-    signal,
-    holdSlot: (work) => deps.evalSlots.use(plan.ledger_key, job.nConcurrent, work, signal),
-    send: (prompt, seed, requestSignal = signal) =>
-      deps.throttle(
-        plan.sampler.base_url,
-        () => sendPrompt(client, prompt, { maxTokens: plan.max_tokens, temperature: plan.temperature, seed, signal: requestSignal }),
-        requestSignal,
-      ),
-    verifyContext: verifyContextFor(plan, deps.samplers, task.instruction, signal),
-    workDir: deps.workDir,
-  });
+  /**
+   * One sample's job, under its own signal: the activity's cancellation, or the loss of the
+   * fleet slot it holds (the worker's ledger session died, so the fleet may count that slot
+   * free). Then its request or trial stops at once and the task's retry draws it again.
+   */
+  const withSampleJob = async <R>(sampleIdx: number, use: (sampleJob: SampleJob) => Promise<R>): Promise<R> => {
+    const sample = new AbortController();
+    const cancel = () => sample.abort(signal.reason);
+    signal.addEventListener('abort', cancel, { once: true });
+    if (signal.aborted) cancel();
+    try {
+      return await use({
+        plan,
+        task,
+        sampleIdx,
+        stamp,
+        signal: sample.signal,
+        holdSlot: (work) =>
+          deps.evalSlots.use(
+            plan.ledger_key,
+            job.nConcurrent,
+            (held) => {
+              held.addEventListener('abort', () => sample.abort(held.reason), { once: true });
+              return work();
+            },
+            sample.signal,
+          ),
+        send: (prompt, seed, requestSignal = sample.signal) =>
+          deps.throttle(
+            plan.sampler.base_url,
+            () => sendPrompt(client, prompt, { maxTokens: plan.max_tokens, temperature: plan.temperature, seed, signal: requestSignal }),
+            requestSignal,
+          ),
+        verifyContext: verifyContextFor(plan, deps.samplers, task.instruction, sample.signal),
+        workDir: deps.workDir,
+      });
+    } finally {
+      signal.removeEventListener('abort', cancel);
+    }
+  };
   const keep = async (sampleIdx: number, scored: ScoredSample) => {
     const record: SampleRecord = { ledger_key: plan.ledger_key, task_id: task.task_id, task_index: job.taskIndex, sample_idx: sampleIdx, stamp, ...scored };
     await deps.ledger.record(record);
@@ -95,8 +123,10 @@ export async function scoreTask(deps: ScoringDeps, job: TaskJob): Promise<TaskOu
   const named = (err: unknown) => (err instanceof BadInputError ? new BadInputError(`task ${task.task_id}: ${err.message}`) : err);
 
   try {
-    await runConcurrently(stale, job.parallelism, async (stored) => keep(stored.sample_idx, await engine.rescore!(sampleJob(stored.sample_idx), stored)));
-    await runConcurrently(missing, job.parallelism, async (sampleIdx) => keep(sampleIdx, await engine.drawSample(sampleJob(sampleIdx))));
+    await runConcurrently(stale, job.parallelism, async (stored) =>
+      keep(stored.sample_idx, await withSampleJob(stored.sample_idx, (sampleJob) => engine.rescore!(sampleJob, stored))),
+    );
+    await runConcurrently(missing, job.parallelism, async (sampleIdx) => keep(sampleIdx, await withSampleJob(sampleIdx, (sampleJob) => engine.drawSample(sampleJob))));
   } catch (err) {
     throw named(err);
   }

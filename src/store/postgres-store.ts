@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS evals (
   metrics JSONB NOT NULL,
   workflow_id TEXT NOT NULL,
   verifier_version TEXT NOT NULL,
-  created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  benchmark_hash TEXT,
+  stored_benchmark_id BIGINT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS evals_by_key ON evals (run_id, benchmark_id, step, COALESCE(split, ''));
 CREATE TABLE IF NOT EXISTS predictions (
@@ -54,14 +56,19 @@ export class PostgresResultsStore implements ResultsStore {
       await db.query(SCHEMA);
       // Before Harbor trials without a valid reward were kept, every prediction had one.
       await db.query('ALTER TABLE predictions ALTER COLUMN reward DROP NOT NULL');
+      // Stores written before evals named the content (and the stored version) they scored.
+      await db.query('ALTER TABLE evals ADD COLUMN IF NOT EXISTS benchmark_hash TEXT, ADD COLUMN IF NOT EXISTS stored_benchmark_id BIGINT');
       await db.query(
         "DELETE FROM evals WHERE run_id = $1 AND benchmark_id = $2 AND step = $3 AND COALESCE(split, '') = COALESCE($4, '')",
         [record.run_id, record.benchmark_id, record.step, record.split],
       );
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id, verifier_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-        [record.run_id, record.benchmark_id, record.step, record.split, JSON.stringify(record.metrics), record.workflow_id, record.verifier_version],
+        `INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id, verifier_version, benchmark_hash, stored_benchmark_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+        [
+          record.run_id, record.benchmark_id, record.step, record.split, JSON.stringify(record.metrics), record.workflow_id,
+          record.verifier_version, record.benchmark_hash ?? null, record.stored_benchmark_id ?? null,
+        ],
       );
       const evalId = rows[0].id;
       for (let start = 0; start < predictions.length; start += ROWS_PER_INSERT) {

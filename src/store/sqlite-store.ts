@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { allowNull } from '../sqlite-nullable';
+import { addColumns, allowNull } from '../sqlite-nullable';
 import type { EvalRecord, PredictionRow, ResultsStore } from './types';
 
 const SCHEMA = `
@@ -14,7 +14,9 @@ CREATE TABLE IF NOT EXISTS evals (
   metrics TEXT NOT NULL,
   workflow_id TEXT NOT NULL,
   verifier_version TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  benchmark_hash TEXT,
+  stored_benchmark_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS predictions (
   eval_id INTEGER NOT NULL REFERENCES evals(id) ON DELETE CASCADE,
@@ -45,11 +47,14 @@ export class SqliteResultsStore implements ResultsStore {
     this.db.exec(SCHEMA);
     // Before Harbor trials without a valid reward were kept, every prediction had one.
     allowNull(this.db, 'predictions', 'reward', 'REAL');
+    // Stores written before evals named the content (and the stored version) they scored.
+    addColumns(this.db, 'evals', { benchmark_hash: 'TEXT', stored_benchmark_id: 'INTEGER' });
   }
 
   async recordEval(record: EvalRecord, predictions: PredictionRow[]): Promise<string> {
     const insertEval = this.db.prepare(
-      'INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id, verifier_version) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO evals (run_id, benchmark_id, step, split, metrics, workflow_id, verifier_version, benchmark_hash, stored_benchmark_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertPrediction = this.db.prepare(`
       INSERT INTO predictions (eval_id, kind, task_id, sample_idx, step, instruction, expected, completion, reward, metadata)
@@ -70,6 +75,8 @@ export class SqliteResultsStore implements ResultsStore {
         JSON.stringify(record.metrics),
         record.workflow_id,
         record.verifier_version,
+        record.benchmark_hash ?? null,
+        record.stored_benchmark_id ?? null,
       );
       for (const p of predictions) {
         insertPrediction.run(

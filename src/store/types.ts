@@ -9,6 +9,10 @@ export interface EvalRecord {
   workflow_id: string;
   /** Which verifiers computed the rewards (a rescore records the version it used). */
   verifier_version: string;
+  /** The content hash of the tasks scored. */
+  benchmark_hash?: string | null;
+  /** The stored benchmark version scored (`benchmarks.id` in the same store), for a stored benchmark. */
+  stored_benchmark_id?: number | null;
 }
 
 /** SPEC.md's prediction row: one per (task, sample). */

@@ -1,5 +1,5 @@
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflows } from './workflow-bundle';
 import { historyFromJSON } from './history-json';
@@ -33,7 +33,7 @@ export interface ReplayReport {
 
 export interface ReplayOptions {
   /** A pre-built bundle (tests build one per file); omitted = bundle today's code. */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
 }
 
 /** A History object as the replayer takes it, from either a History or its proto JSON form. */

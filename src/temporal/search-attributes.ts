@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { benchmarkRefLabel } from '../config/evaluator';
 import type { ParsedEvaluateBenchmarkInput } from '../workflows/io';
 
 /** What people filter evals by in the Temporal UI (`EvsysRunId = "my-run"`). */
@@ -17,7 +18,7 @@ export const SEARCH_ATTRIBUTE_KEYS = Object.values(EVSYS_SEARCH_ATTRIBUTES);
 function benchmarkLabel(input: ParsedEvaluateBenchmarkInput): string {
   const { benchmark, benchmark_id } = input.evaluator;
   if (benchmark_id) return benchmark_id;
-  return 'path' in benchmark ? benchmark.path : 'id' in benchmark ? benchmark.id : benchmark.name;
+  return benchmarkRefLabel(benchmark);
 }
 
 export function evalSearchAttributes(input: ParsedEvaluateBenchmarkInput): SearchAttributePair[] {

@@ -38,7 +38,8 @@ export interface WarmRequest {
   workdir: string;
 }
 
-const SCRIPT = join(__dirname, 'warm-pytest.py');
+// python/ sits at the package's root, two folders above src/verifiers and dist/verifiers alike.
+const SCRIPT = join(__dirname, '..', '..', 'python', 'warm-pytest.py');
 /** Plain words only: anything bash would expand or interpret runs cold, through bash. */
 const PLAIN_PYTEST = /^\s*pytest((?:\s+[A-Za-z0-9_.,:=+/@%-]+)*)\s*$/;
 const READY_TIMEOUT_MS = 60_000;

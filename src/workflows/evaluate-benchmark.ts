@@ -15,7 +15,8 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { BenchmarkSummary } from '../activities/types';
+import type { BenchmarkSummary, LoadBenchmarkInput } from '../activities/types';
+import { benchmarkRefLabel, splitOfTags } from '../config/evaluator';
 import { BAD_INPUT_ERROR_TYPE, FATAL_ERROR_TYPES } from '../errors';
 import type { EvalPlan } from '../scoring/plan';
 import { EvalState } from './eval-state';
@@ -30,6 +31,9 @@ import {
 } from './io';
 
 type Evaluator = ParsedEvaluateBenchmarkInput['evaluator'];
+type BenchmarkSource = Pick<LoadBenchmarkInput, 'path' | 'stored'>;
+/** What the eval scores: loadBenchmark's summary, or what continue-as-new carried of it. */
+type ScoredBenchmark = BenchmarkSummary | Omit<BenchmarkSummary, 'total_tasks'>;
 
 export const progressQuery = defineQuery<EvalProgress>('progress');
 /** Workers report their sampler endpoint's health when it changes, so progress can say it is down. */
@@ -74,7 +78,7 @@ function scoringOptions(evaluator: Evaluator): ActivityOptions {
 export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promise<EvaluateBenchmarkResult> {
   const input = parseInput(rawInput);
   const { evaluator } = input;
-  const benchmarkPath = benchmarkPathOf(evaluator);
+  const source = benchmarkSourceOf(evaluator);
   const state = new EvalState(evaluator, input.resume?.progress, patched(SCHEDULE_AHEAD_PATCH));
   setHandler(progressQuery, () => state.snapshot());
   setHandler(samplerHealthSignal, (report) => {
@@ -82,9 +86,9 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
     setCurrentDetails(state.describe());
   });
 
-  const benchmark = await benchmarkOf(input, benchmarkPath);
+  const benchmark = await benchmarkOf(input, source);
   state.startScoring(benchmark.n_tasks);
-  const plan = planOf(input, benchmarkPath, benchmark.content_hash);
+  const plan = planOf(input, source, benchmark);
   const nextTask = await scoreTasks(evaluator, plan, state, input.resume?.next_task_index ?? 0, benchmark.n_tasks);
   if (nextTask < benchmark.n_tasks) {
     // A long eval's history would outgrow the server's limits: go on in a fresh run that
@@ -94,7 +98,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
       resume: {
         next_task_index: nextTask,
         content_hash: benchmark.content_hash,
-        benchmark: { name: benchmark.name, n_tasks: benchmark.n_tasks },
+        benchmark: { name: benchmark.name, n_tasks: benchmark.n_tasks, stored: benchmark.stored },
         progress: state.carried(),
       },
     });
@@ -105,14 +109,15 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   checkErrorBudget(metrics, benchmark.n_tasks * evaluator.num_samples, evaluator.max_error_rate, state);
 
   state.setPhase('uploading');
-  const upload = await uploadBestEffort(input, plan, benchmark.name, metrics);
+  const upload = await uploadBestEffort(input, plan, benchmark, metrics);
   state.setPhase('done');
   setCurrentDetails(state.describe());
+  const { stored } = benchmark;
   return {
     eval_id: workflowInfo().workflowId,
     evaluator: evaluator.name,
     step: input.step,
-    benchmark: { name: benchmark.name, content_hash: benchmark.content_hash, n_tasks: benchmark.n_tasks },
+    benchmark: { name: benchmark.name, content_hash: benchmark.content_hash, n_tasks: benchmark.n_tasks, ...(stored && { id: stored.id, version: stored.version }) },
     metrics,
     upload,
   };
@@ -128,37 +133,44 @@ function parseInput(raw: EvaluateBenchmarkInput): ParsedEvaluateBenchmarkInput {
   );
 }
 
-function benchmarkPathOf(evaluator: Evaluator): string {
-  if ('path' in evaluator.benchmark) return evaluator.benchmark.path;
-  throw ApplicationFailure.nonRetryable('benchmark.id and benchmark.name need a dashboard to resolve them; give benchmark.path', BAD_INPUT_ERROR_TYPE);
+/** A folder every worker reads, or a benchmark in the entry's store, which each worker fetches. */
+function benchmarkSourceOf(evaluator: Evaluator): BenchmarkSource {
+  const ref = evaluator.benchmark;
+  if ('path' in ref) return { path: ref.path };
+  if (evaluator.store) return { stored: { store: evaluator.store, ref } };
+  throw ApplicationFailure.nonRetryable(
+    `benchmark ${benchmarkRefLabel(ref)} is a stored benchmark: set the entry's store to the store it was pushed to (a SQLite file, postgres:// or http(s):// URL)`,
+    BAD_INPUT_ERROR_TYPE,
+  );
 }
 
 /**
- * The benchmark's size and content hash: read by the first run's loadBenchmark, carried by the
- * runs after continue-as-new (every task still checks the hash on its worker).
+ * The benchmark's size and content hash (and the stored version it is): read by the first run's
+ * loadBenchmark, carried by the runs after continue-as-new (every task still checks the hash on
+ * its worker).
  */
-async function benchmarkOf(input: ParsedEvaluateBenchmarkInput, path: string): Promise<BenchmarkSummary | Omit<BenchmarkSummary, 'total_tasks'>> {
+async function benchmarkOf(input: ParsedEvaluateBenchmarkInput, source: BenchmarkSource): Promise<ScoredBenchmark> {
   const { resume, evaluator } = input;
   if (resume?.benchmark) return { ...resume.benchmark, content_hash: resume.content_hash };
-  const benchmark = await failFast(loadBenchmark({ path, limit: evaluator.limit, engine: evaluator.engine, evaluator }));
+  const benchmark = await failFast(loadBenchmark({ ...source, limit: evaluator.limit, engine: evaluator.engine, evaluator }));
   // Runs continued before the summary was carried read the benchmark again.
   if (resume && resume.content_hash !== benchmark.content_hash) {
     throw ApplicationFailure.nonRetryable(
-      `benchmark ${path} changed while this eval ran (content hash ${benchmark.content_hash.slice(0, 12)}, started with ${resume.content_hash.slice(0, 12)})`,
+      `benchmark ${source.path ?? benchmarkRefLabel(evaluator.benchmark)} changed while this eval ran (content hash ${benchmark.content_hash.slice(0, 12)}, started with ${resume.content_hash.slice(0, 12)})`,
       BAD_INPUT_ERROR_TYPE,
     );
   }
   return benchmark;
 }
 
-function planOf(input: ParsedEvaluateBenchmarkInput, benchmarkPath: string, contentHash: string): EvalPlan {
+function planOf(input: ParsedEvaluateBenchmarkInput, source: BenchmarkSource, benchmark: ScoredBenchmark): EvalPlan {
   const { evaluator } = input;
   return {
     ledger_key: input.ledger_id ?? workflowInfo().workflowId,
     engine: evaluator.engine,
     rescore_only: input.rescore_only,
-    benchmark_path: benchmarkPath,
-    content_hash: contentHash,
+    ...(source.path !== undefined ? { benchmark_path: source.path } : { stored_benchmark: { store: source.stored!.store, id: benchmark.stored!.id } }),
+    content_hash: benchmark.content_hash,
     limit: evaluator.limit,
     sampler: evaluator.sampler,
     model: input.model_path ?? evaluator.sampler.model,
@@ -263,11 +275,13 @@ function checkErrorBudget(metrics: Record<string, number>, totalSamples: number,
   }
 }
 
-async function uploadBestEffort(input: ParsedEvaluateBenchmarkInput, plan: EvalPlan, benchmarkName: string, metrics: Record<string, number>): Promise<UploadOutcome> {
-  const { store, run_id, benchmark_id, split } = input.evaluator;
+async function uploadBestEffort(input: ParsedEvaluateBenchmarkInput, plan: EvalPlan, benchmark: ScoredBenchmark, metrics: Record<string, number>): Promise<UploadOutcome> {
+  const { store, run_id, benchmark_id } = input.evaluator;
   if (!store || !run_id) return { status: 'skipped', reason: 'store and run_id are not both set' };
+  // A stored benchmark's tags give the split when the entry sets none (evsys's clients pin it in the input already).
+  const split = input.evaluator.split ?? splitOfTags(benchmark.stored?.tags);
   try {
-    const uploaded = await uploadResults({ plan, store, run_id, benchmark_id, benchmark_name: benchmarkName, step: input.step, split, metrics });
+    const uploaded = await uploadResults({ plan, store, run_id, benchmark_id, benchmark_name: benchmark.name, step: input.step, split, metrics });
     return { status: 'ok', eval_record_id: uploaded.eval_record_id, predictions: uploaded.predictions };
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { EvaluatorSchema } from '../config/evaluator';
+import { EvaluatorSchema, SPLITS } from '../config/evaluator';
 
 /**
  * What a caller (CLI, orchestrator, Python client, `temporal workflow start`) sends. The entry
- * must point at a benchmark directory that the workers can read.
+ * points at a benchmark directory that the workers can read, or at a benchmark in its `store`.
  */
 export const EvaluateBenchmarkInputSchema = z.strictObject({
   evaluator: EvaluatorSchema,
@@ -27,7 +27,14 @@ export const EvaluateBenchmarkInputSchema = z.strictObject({
        * What the first run's loadBenchmark found, so later runs start scoring without that round
        * trip (every scoreTask still checks content_hash). Absent from runs before it was carried.
        */
-      benchmark: z.strictObject({ name: z.string(), n_tasks: z.number().int().min(0) }).optional(),
+      benchmark: z
+        .strictObject({
+          name: z.string(),
+          n_tasks: z.number().int().min(0),
+          /** The stored version the first run resolved: a raw `{name}` input is not resolved again. */
+          stored: z.strictObject({ id: z.number().int().positive(), version: z.number().int().positive(), tags: z.array(z.enum(SPLITS)) }).optional(),
+        })
+        .optional(),
       progress: z.strictObject({
         tasks_done: z.number().int(),
         tasks_failed: z.number().int(),
@@ -52,7 +59,14 @@ export const EvaluateBenchmarkResultSchema = z.object({
   eval_id: z.string(),
   evaluator: z.string(),
   step: z.number().int(),
-  benchmark: z.object({ name: z.string(), content_hash: z.string(), n_tasks: z.number().int() }),
+  benchmark: z.object({
+    name: z.string(),
+    content_hash: z.string(),
+    n_tasks: z.number().int(),
+    /** A stored benchmark's id and version in its store. */
+    id: z.number().int().optional(),
+    version: z.number().int().optional(),
+  }),
   metrics: z.record(z.string(), z.number()),
   upload: UploadOutcomeSchema,
 });

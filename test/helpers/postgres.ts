@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, appendFileSync, chmodSync, chownSync, constants, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -30,7 +30,15 @@ process.once('exit', () => {
   for (const server of servers) server.kill('SIGKILL');
 });
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /** The address it listens on; default 127.0.0.1. */
+  host?: string;
+  /** Runs it elsewhere, e.g. on another host of testkit/hosts.ts: `(argv) => ['ip', 'netns', 'exec', ns, ...argv]`. */
+  command?: (argv: string[]) => string[];
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
+  const host = opts.host ?? '127.0.0.1';
   const bin = await binDir();
   const user = serverUser();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'evsys-pg-'));
@@ -49,32 +57,37 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw new Error(`initdb failed in ${dir}: ${stderr || stdout || (err as Error).message}`);
   }
 
+  // Clients on other hosts of the server's own network (testkit/hosts.ts) may connect too.
+  if (host !== '127.0.0.1') appendFileSync(path.join(dataDir, 'pg_hba.conf'), 'host all all samenet trust\n');
+
   // The port is free when probed, but another process may take it before postgres binds: retry.
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(
+    const argv = [
       path.join(bin, 'postgres'),
-      [
-        '-D', dataDir,
-        '-p', String(port),
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', `unix_socket_directories=${dir}`,
-        // Throwaway data: durability costs time and buys nothing.
-        '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off',
-        '-c', 'full_page_writes=off',
-        '-c', `logging_collector=off`,
-      ],
-      { ...as, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+      '-D', dataDir,
+      '-p', String(port),
+      '-c', `listen_addresses=${host}`,
+      '-c', `unix_socket_directories=${dir}`,
+      // Throwaway data: durability costs time and buys nothing.
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+      '-c', `logging_collector=off`,
+    ];
+    // A wrapper such as `ip netns exec` needs root: it is run as root and drops to the server's user itself.
+    const wrapped = opts.command?.(user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', ...argv] : argv);
+    const child = wrapped
+      ? spawn(wrapped[0], wrapped.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(argv[0], argv.slice(1), { ...as, stdio: ['ignore', 'ignore', 'pipe'] });
     servers.add(child);
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     exited.then(() => servers.delete(child));
 
-    const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+    const adminUrl = `postgresql://postgres@${host}:${port}/postgres`;
     try {
       await waitForConnections(adminUrl, exited, () => log);
     } catch (err) {
@@ -95,7 +108,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       } finally {
         await admin.end();
       }
-      return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+      return `postgresql://postgres@${host}:${port}/${name}`;
     };
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) {

@@ -15,7 +15,7 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const MISSING_ENV = 'EVSYS_TEST_MISSING';
 export const SKIPS_ENV = 'EVSYS_TEST_SKIPS';
 
-export type Prerequisite = 'bubblewrap' | 'chromium' | 'python' | 'harbor';
+export type Prerequisite = 'bubblewrap' | 'chromium' | 'iproute2' | 'python' | 'harbor';
 
 export interface DebianTool {
   name: Prerequisite;
@@ -29,6 +29,8 @@ export const DEBIAN_TOOLS: DebianTool[] = [
   // The sandbox runs `bwrap` from PATH (src/verifiers/sandbox.ts).
   { name: 'bubblewrap', debianPackage: 'bubblewrap', purpose: "the e2b and Harbor sandboxes", present: () => onPath('bwrap') },
   { name: 'chromium', debianPackage: 'chromium', purpose: 'the browser tests', present: () => existsSync(CHROMIUM) },
+  // `ip netns` makes the hosts of the many-hosts test (testkit/hosts.ts).
+  { name: 'iproute2', debianPackage: 'iproute2', purpose: 'the many-hosts test', present: () => onPath('ip') },
 ];
 
 export interface PythonVenv {

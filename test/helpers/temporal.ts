@@ -2,18 +2,26 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DevServer } from '../../testkit/dev-server';
-import type { WorkflowBundle, Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger';
 import { startDevServer } from '../../testkit/dev-server';
-import { bundleWorkflows } from '../../src/temporal/workflow-bundle';
 import { readSettings } from '../../src/settings';
 import { createEvsysWorker, workerOptionsFrom } from '../../src/worker';
+import { workflowBundleFile } from '../../src/temporal/workflow-bundle';
 
 
-/** One real dev server and one workflow bundle per test file: both take seconds to make. */
+/**
+ * The workflow bundle, built once for all test files and runs (the cache the CLI uses, keyed by
+ * the sources' hash), not once per file: a build takes seconds.
+ */
+export function testBundle(): Promise<{ codePath: string }> {
+  return workflowBundleFile(path.join(__dirname, '..', '..', '.evsys', 'cache'));
+}
+
+/** One real dev server per test file (seconds to start), on the run's one workflow bundle. */
 export interface TemporalFixture {
   env: DevServer;
-  bundle: WorkflowBundle;
+  bundle: { codePath: string };
   ledger: SqliteLedger;
   taskQueue: string;
   worker: Worker;
@@ -29,10 +37,7 @@ export async function startTemporalFixture(
   workerEnv: NodeJS.ProcessEnv = {},
   serverArgs: string[] = [],
 ): Promise<TemporalFixture> {
-  const [env, bundle] = await Promise.all([
-    startDevServer({ extraArgs: serverArgs }),
-    bundleWorkflows(),
-  ]);
+  const [env, bundle] = await Promise.all([startDevServer({ extraArgs: serverArgs }), testBundle()]);
   const ledger = new SqliteLedger(path.join(tempDir(), 'ledger.sqlite'));
   const taskQueue = `evsys-test-${process.pid}`;
   const worker = await createEvsysWorker({

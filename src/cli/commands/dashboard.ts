@@ -1,4 +1,5 @@
 import { BadInputError } from '../../errors';
+import { DEFAULT_STORE } from '../../settings';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server';
 import { exitWith, portNumber, type AddCommand } from '../command';
 import { EXIT } from '../exit-codes';
@@ -8,6 +9,7 @@ interface DashboardFlags {
   host: string;
   port: number;
   temporalUi: string;
+  acceptPushes?: boolean;
 }
 
 /** `evsys dashboard`: serve until SIGINT/SIGTERM. */
@@ -15,7 +17,7 @@ async function dashboardAction(opts: DashboardFlags): Promise<number> {
   if (/^https?:\/\//.test(opts.store)) throw new BadInputError(`--store must be a SQLite file, got the URL ${opts.store}`);
   let dashboard: RunningDashboard;
   try {
-    dashboard = await startDashboard({ store: opts.store, host: opts.host, port: opts.port, temporalUiUrl: opts.temporalUi || undefined });
+    dashboard = await startDashboard({ store: opts.store, host: opts.host, port: opts.port, temporalUiUrl: opts.temporalUi || undefined, acceptPushes: opts.acceptPushes });
   } catch (err) {
     if (err instanceof Error && /no results store/.test(err.message)) throw new BadInputError(`${err.message} (evals write it when their config sets store and run_id)`);
     throw err;
@@ -32,10 +34,11 @@ async function dashboardAction(opts: DashboardFlags): Promise<number> {
 export const addDashboardCommand: AddCommand = (program) => {
   program
     .command('dashboard')
-    .description('Serve the SQLite results store (read-only) as web pages: runs, metrics over steps, predictions.')
-    .option('--store <file>', 'the results store', '.evsys/results.sqlite')
+    .description('Serve the SQLite results store as web pages (runs, metrics over steps, predictions, benchmarks) and its benchmarks to workers.')
+    .option('--store <file>', 'the results store', DEFAULT_STORE)
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
     .option('--port <port>', 'the port (0 = a free one)', portNumber, 8300)
     .option('--temporal-ui <url>', 'link evals to this Temporal UI ("" for no links)', 'http://127.0.0.1:8233')
+    .option('--accept-pushes', 'take `evsys benchmark push --store <this URL>` into the store (otherwise it is served read-only)')
     .action(exitWith(dashboardAction));
 };

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { storeProblem } from '../../client/pin-benchmark';
 import { loadCheckedEvaluatorFile, selectEntries, type EntryProblem } from '../../config/load';
 import type { EvaluatorFileEntry } from '../../config/evaluator';
 import { loadPlugins } from '../../plugins/load';
@@ -25,6 +26,8 @@ interface EvalOptions {
 async function checkEntry(entry: EvaluatorFileEntry): Promise<EntryProblem[]> {
   await loadPlugins(entry.plugins, process.cwd());
   const problems: EntryProblem[] = nameProblems(entry);
+  const store = storeProblem(entry);
+  if (store) problems.push({ key: 'benchmark', message: store });
   if (!process.env.TEMPORAL_ADDRESS) {
     for (const key of ['sampler', 'judge'] as const) {
       const variable = (entry[key] as { api_key_env?: string } | null | undefined)?.api_key_env;

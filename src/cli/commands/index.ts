@@ -6,4 +6,5 @@ export { addRetryCommand, addRescoreCommand } from './rerun';
 export { addWorkerCommand } from './worker';
 export { addSimulateCommand } from './simulate';
 export { addDashboardCommand } from './dashboard';
+export { addBenchmarkCommand } from './benchmark';
 export { addReplayCommand } from './replay';

@@ -8,6 +8,7 @@ export const addSimulateCommand: AddCommand = (program) => {
     .description('Serve a simulated OpenAI-compatible model (not a real model) that knows the benchmark.')
     .requiredOption('--benchmark <dir>', 'a tasks.jsonl folder or a Harbor dataset')
     .option('--limit <n>', 'only the first n tasks', wholeNumber)
+    .option('--host <address>', 'the address to listen on (another machine\'s workers need one other than loopback)', '127.0.0.1')
     .option('--port <port>', 'the port to listen on', portNumber, 8000)
     .option('--p-correct <p>', 'the chance of a right answer', finiteNumber, 0.7)
     .option('--seed <n>', 'the seed of its answers', finiteNumber, 0)

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { UnreachableError } from '../../errors';
-import { DEFAULT_TEMPORAL_ADDRESS } from '../../settings';
+import { DEFAULT_TEMPORAL_ADDRESS, readSettings } from '../../settings';
 import { folderServerAddress } from '../../temporal/folder-server';
 import type { evaluateBenchmark } from '../../workflows';
 import { progressQuery } from '../../workflows/evaluate-benchmark';
@@ -23,7 +23,7 @@ async function statusAction(workflowId: string, opts: { json?: boolean }): Promi
     );
   });
   try {
-    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const client = new Client({ connection, namespace: readSettings(process.env).TEMPORAL_NAMESPACE });
     const handle = client.workflow.getHandle<typeof evaluateBenchmark>(workflowId);
     const { status, startTime } = await handle.describe();
     const state = status.name.toLowerCase();

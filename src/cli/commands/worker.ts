@@ -1,5 +1,5 @@
 import { UnreachableError } from '../../errors';
-import { DEFAULT_TEMPORAL_ADDRESS, readSettings } from '../../settings';
+import { DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, readSettings } from '../../settings';
 import { runWorkerFromEnv } from '../../worker';
 import { exitWith, globalOptions, type AddCommand } from '../command';
 import { EXIT } from '../exit-codes';
@@ -26,9 +26,10 @@ export const addWorkerCommand: AddCommand = (program) => {
     .description('Serve evals from a Temporal server until SIGINT/SIGTERM; its log goes to stderr.')
     .addHelpText(
       'after',
-      '\nEnvironment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, EVSYS_TASK_QUEUE (default "evsys"),\n' +
-        'EVSYS_LEDGER (a SQLite file or postgres:// URL), EVSYS_PLUGINS, EVSYS_MAX_REQUESTS_PER_ENDPOINT, EVSYS_TRIALS_DIR,\n' +
-        'EVSYS_EAGER_ACTIVITIES (activities taken straight from this worker\'s workflow tasks; default 3: raise it for a worker alone on its server).',
+      `\nEnvironment: TEMPORAL_ADDRESS (default ${DEFAULT_TEMPORAL_ADDRESS}), TEMPORAL_NAMESPACE, EVSYS_TASK_QUEUE (default "${DEFAULT_TASK_QUEUE}"),\n` +
+        'EVSYS_LEDGER (a SQLite file or postgres:// URL), EVSYS_PLUGINS, EVSYS_MAX_REQUESTS_PER_ENDPOINT, EVSYS_TRIALS_DIR, EVSYS_HARBOR_VENV,\n' +
+        'EVSYS_BENCHMARK_CACHE (copies of stored benchmarks, default .evsys/benchmarks),\n' +
+        "EVSYS_EAGER_ACTIVITIES (activities taken straight from this worker's workflow tasks; default 0, so a fleet shares them: raise it for a worker alone on its server).",
     )
     .action(exitWith(workerAction));
 };

@@ -1,0 +1,62 @@
+import type { Benchmark } from '../benchmark/load';
+import type { TaskInfo } from '../benchmark/task';
+import { HARBOR_ENGINE, LIVE_ENGINE } from '../config/evaluator';
+import { BadInputError, UnreachableError } from '../errors';
+import type { BenchmarkKind, BenchmarkVersion } from '../store/benchmark-store';
+import { withoutPassword } from '../store/store-address';
+import type { Engine } from './engine';
+import type { EvalPlan } from './plan';
+import type { ScoringDeps } from './score-task';
+import type { StoredBenchmarkName } from './stored-benchmarks';
+
+/** The plan's benchmark in messages: its folder, or the stored version. */
+export function benchmarkLabel(plan: EvalPlan): string {
+  const stored = plan.stored_benchmark;
+  return stored ? `stored benchmark id ${stored.id} in ${withoutPassword(stored.store)}` : plan.benchmark_path!;
+}
+
+/**
+ * The plan's benchmark as `engine` reads it, from its folder or from this worker's copy of the
+ * stored version, with the content hash the eval started with.
+ */
+export async function benchmarkOfPlan<T extends TaskInfo>(deps: Pick<ScoringDeps, 'benchmarks' | 'storedBenchmarks'>, engine: Engine<T>, plan: EvalPlan): Promise<Benchmark<T>> {
+  return deps.benchmarks.get(engine, await folderOf(deps, plan), plan.limit, { contentHash: plan.content_hash });
+}
+
+async function folderOf(deps: Pick<ScoringDeps, 'storedBenchmarks'>, plan: EvalPlan): Promise<string> {
+  if (!plan.stored_benchmark) return plan.benchmark_path!;
+  try {
+    return await deps.storedBenchmarks.folder({ ...plan.stored_benchmark, content_hash: plan.content_hash });
+  } catch (err) {
+    // The eval's start found the store; a worker that cannot reach it later retries its task like any other failure.
+    if (err instanceof UnreachableError) throw new Error(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** The kind of folder each built-in engine reads; a plugin's engine is left to read what it can. */
+const KIND_OF_ENGINE: Record<string, BenchmarkKind> = { [LIVE_ENGINE]: 'tasks', [HARBOR_ENGINE]: 'harbor' };
+
+const KIND_WORDS: Record<BenchmarkKind, string> = { tasks: 'a tasks.jsonl benchmark (engine: "")', harbor: 'a Harbor dataset (engine: harbor)' };
+
+/**
+ * The folder an eval starts on: its own, or this worker's copy of the version its stored ref
+ * names now (a name: its latest), which must be of the kind the engine reads.
+ */
+export async function startingFolder(
+  deps: Pick<ScoringDeps, 'storedBenchmarks'>,
+  engine: Engine,
+  source: { path?: string; stored?: { store: string; ref: StoredBenchmarkName } },
+): Promise<{ folder: string; version?: BenchmarkVersion }> {
+  if (!source.stored) return { folder: source.path! };
+  const { store, ref } = source.stored;
+  const version = await deps.storedBenchmarks.resolve(store, ref);
+  const wanted = KIND_OF_ENGINE[engine.name];
+  if (wanted && version.kind !== wanted) {
+    throw new BadInputError(
+      `benchmark ${version.name} version ${version.version} (id ${version.id}) in the store ${withoutPassword(store)} is ${KIND_WORDS[version.kind]}; ` +
+        `engine ${engine.name} scores ${KIND_WORDS[wanted]}`,
+    );
+  }
+  return { folder: await deps.storedBenchmarks.folder({ store, id: version.id, content_hash: version.content_hash }), version };
+}

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCrashCost } from '../../bench/crash-cost';
+import { runEfficiency } from '../../bench/efficiency';
+import { runHarborTrials } from '../../bench/harbor-trials';
+import { runPeerInspect } from '../../bench/peer-inspect';
+import { runScale } from '../../bench/scale';
+import { lacks } from '../helpers/requires';
+
+/**
+ * Tiny versions of the benchmark scripts, through the functions their CLIs call: they must run
+ * to the end and return sane numbers. Nothing here is timed against a target (see BENCHMARKS.md).
+ * The Inspect AI peer runs in the project venv, which the test setup fills from bench/requirements.txt.
+ */
+
+const sane = (x: number) => Number.isFinite(x) && x > 0;
+
+describe('benchmark scripts, tiny', () => {
+  it('efficiency and durability overhead: 20 tasks x 2 samples, 5 ms, n_concurrent 8', async () => {
+    const [r] = await runEfficiency({ tasks: 20, samples: 2, latencyMs: 5, concurrencies: [8], plain: true });
+    expect(r.nTasks).toBe(20);
+    expect(r.errored).toBe(0);
+    expect(r.maxSimConcurrency).toBeLessThanOrEqual(8);
+    expect(sane(r.wallS) && sane(r.limitS) && sane(r.efficiency)).toBe(true);
+    expect(r.efficiency).toBeLessThanOrEqual(1.05);
+    expect(r.evsys.meanInFlight).toBeGreaterThan(0);
+    expect(r.evsys.meanInFlight).toBeLessThanOrEqual(8);
+    expect(sane(r.plain!.wallS) && sane(r.plain!.overhead)).toBe(true);
+  }, 120_000);
+
+  it.skipIf(lacks('python'))('peer: Inspect AI scores 10 tasks x 2 samples on the same simulator, 5 ms, n_concurrent 4', async () => {
+    const r = await runPeerInspect({ tasks: 10, samples: 2, latencyMs: 5, concurrency: 4 });
+    expect(r.inspectStatus).toBe('success');
+    expect(r.inspectAccuracy).toBeGreaterThanOrEqual(0);
+    expect(sane(r.evsysWallS) && sane(r.inspectWallS) && sane(r.ratio)).toBe(true);
+  }, 180_000);
+
+  it('scale: 20 tasks x 2 samples, 5 ms, n_concurrent 8', async () => {
+    const r = await runScale({ tasks: 20, samples: 2, latencyMs: 5, concurrency: 8 });
+    expect(r.nTasks).toBe(20);
+    expect(r.errored).toBe(0);
+    expect(r.simRequests).toBe(40);
+    expect(r.runs.length).toBeGreaterThanOrEqual(1);
+    expect(sane(r.wallS) && sane(r.workerPeakRssMiB)).toBe(true);
+  }, 120_000);
+
+  it('aggregate: 1,000 tasks x 4 samples through its CLI', () => {
+    const out = execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', 'aggregate.ts'), '1000', '4'], { encoding: 'utf8' });
+    expect(out).toMatch(/^command: npx tsx bench\/aggregate.ts 1000 4$/m);
+    expect(out.match(/wall median [\d.]+ ms/g)).toHaveLength(2);
+  }, 60_000);
+
+  it('crash cost: 20 tasks x 2 samples, worker SIGKILLed half way, metrics as uninterrupted', async () => {
+    const r = await runCrashCost({ tasks: 20, samples: 2, latencyMs: 20, concurrency: 4 });
+    expect(r.metricsEqual).toBe(true);
+    expect(r.tasksDoneAtKill).toBeGreaterThanOrEqual(10);
+    expect(r.samplesDrawnTwice).toBeGreaterThanOrEqual(0);
+    expect(r.samplesDrawnTwice).toBeLessThanOrEqual(4 * 2);
+    expect(sane(r.uninterruptedS) && sane(r.crashedS)).toBe(true);
+  }, 180_000);
+
+  it.skipIf(lacks('bubblewrap', 'harbor'))('harbor trials: the 3 example tasks x 1 sample, n_concurrent 2, single-turn agent', async () => {
+    const [r] = await runHarborTrials({ samples: 1, latencyMs: 5, concurrencies: [2], agents: ['single_turn'], plain: false });
+    expect(r).toMatchObject({ trials: 3, errored: 0 });
+    expect(sane(r.trialsPerS)).toBe(true);
+  }, 60_000);
+});

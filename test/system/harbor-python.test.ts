@@ -1,0 +1,23 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HARBOR_PYTHONPATH, harborVenvDir } from '../../src/harbor/harbor-venv';
+import { lacks } from '../helpers/requires';
+
+/**
+ * evsys's Python side of the harbor engine (python/evsys_harbor: the bubblewrap environment, the
+ * single-turn agent, the bridge) has tests of its own, against real bubblewrap and real Harbor,
+ * in Python's unittest: run here, in Harbor's venv, so they run wherever `npm test` does.
+ */
+describe.skipIf(lacks('bubblewrap', 'harbor'))("evsys's Harbor plugins (python/tests)", () => {
+  it('pass in Harbor\'s venv', () => {
+    const run = spawnSync(path.join(harborVenvDir(process.env), 'bin', 'python'), ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.'], {
+      cwd: HARBOR_PYTHONPATH,
+      env: { ...process.env, PYTHONPATH: HARBOR_PYTHONPATH },
+      encoding: 'utf8',
+      timeout: 280_000,
+    });
+    expect(run.status, `${run.stderr}\n${run.stdout}`.slice(-6000)).toBe(0);
+    expect(run.stderr).toMatch(/Ran \d+ tests[\s\S]*\nOK/);
+  }, 300_000);
+});

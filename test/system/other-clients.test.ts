@@ -1,0 +1,233 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBenchmark } from '../../src/benchmark/load';
+import type { Task } from '../../src/benchmark/task';
+import { evalWorkflowId } from '../../src/client/start-eval';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server';
+import { resolveTemporalExecutable } from '../../src/temporal/cli-path';
+import { EvaluateBenchmarkInputSchema, type EvalProgress, type EvaluateBenchmarkInput } from '../../src/workflows/io';
+import { expectedFromOracle } from '../helpers/expected-metrics';
+import { startTemporalFixture, type TemporalFixture } from '../helpers/temporal';
+import { lacks } from '../helpers/requires';
+
+/**
+ * Callers that are not evsys's TypeScript client start evals on the TypeScript worker by the
+ * workflow type's name and a plain JSON input: the Python example (temporalio from PyPI) and the
+ * `temporal` CLI. Both must reach exactly the metrics the simulator's seed implies.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const EXAMPLE = path.join(ROOT, 'examples', 'arithmetic');
+const TRAIN_LOOP = path.join(ROOT, 'examples', 'python', 'train_loop.py');
+const SEED = 7;
+const P_CORRECT = 0.6;
+const NUM_SAMPLES = 3;
+
+let temporal: TemporalFixture;
+let tasks: Task[];
+let sim: RunningSimulator;
+let slowSim: RunningSimulator;
+
+beforeAll(async () => {
+  [temporal, { tasks }] = await Promise.all([startTemporalFixture(), loadBenchmark(EXAMPLE)]);
+  sim = await startSimulator({ tasks, seed: SEED, pCorrect: P_CORRECT, latencyMs: 20 });
+  // Slow enough that a query sent right after the start finds the eval still scoring.
+  slowSim = await startSimulator({ tasks, seed: SEED, pCorrect: P_CORRECT, latencyMs: 150 });
+});
+
+afterAll(async () => {
+  await Promise.all([sim?.close(), slowSim?.close()]);
+  await temporal?.teardown();
+});
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
+  }
+}
+
+function expectOracleMetrics(metrics: Record<string, number>): void {
+  const expected = expectedFromOracle(tasks, SEED, P_CORRECT, NUM_SAMPLES);
+  expect(metrics.mean_reward).toBeCloseTo(expected.mean_reward, 12);
+  expect(metrics.pass_rate).toBeCloseTo(expected.pass_rate, 12);
+  expect(metrics.n_tasks).toBe(tasks.length);
+  expect(metrics.n_errored_samples).toBe(0);
+}
+
+describe.skipIf(lacks('python'))('the Python example (examples/python/train_loop.py)', () => {
+  const pythonEnv = () => ({ TEMPORAL_ADDRESS: temporal.env.address, EVSYS_TASK_QUEUE: temporal.taskQueue });
+
+  function trainLoop(runId: string, extra: string[] = []): Promise<Outcome> {
+    return run(
+      'python3',
+      [
+        TRAIN_LOOP,
+        ...['--benchmark', 'examples/arithmetic', '--sampler-url', sim.url, '--steps', '1,2', '--run-id', runId],
+        ...['--num-samples', String(NUM_SAMPLES), '--n-concurrent', '4', '--model', 'simulator'],
+        ...['--model-path', '/checkpoints/step-{step}'],
+        ...extra,
+      ],
+      pythonEnv(),
+    );
+  }
+
+  it('scores each training step to what the simulator seed implies, under the TypeScript id scheme', async () => {
+    const runId = `py-${process.pid}`;
+    const before = sim.stats().requests;
+    const { code, stdout, stderr } = await trainLoop(runId);
+
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2]);
+    for (const line of lines) {
+      expectOracleMetrics(line.metrics);
+      expect(line.upload.status).toBe('skipped');
+      // The id TypeScript's startOrAttachEval would give the same input.
+      const input: EvaluateBenchmarkInput = {
+        evaluator: {
+          name: 'quickstart',
+          benchmark: { path: EXAMPLE },
+          benchmark_id: 'arithmetic',
+          run_id: runId,
+          sampler: { base_url: sim.url },
+        },
+        step: line.step,
+      };
+      expect(line.workflow_id).toBe(evalWorkflowId(EvaluateBenchmarkInputSchema.parse(input)));
+      const description = await temporal.env.client.workflow.getHandle(line.workflow_id).describe();
+      expect(description.type).toBe('evaluateBenchmark');
+      expect(description.status.name).toBe('COMPLETED');
+    }
+    expect(sim.stats().requests - before).toBe(tasks.length * NUM_SAMPLES * 2);
+
+    // Run again: same ids, so it attaches to the completed evals and the sampler sees nothing.
+    const again = await trainLoop(runId);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim().split('\n').map((l) => JSON.parse(l).metrics)).toEqual(lines.map((l) => l.metrics));
+    expect(sim.stats().requests - before).toBe(tasks.length * NUM_SAMPLES * 2);
+  });
+
+  it('rejects bad input before starting anything, and sends no API key', async () => {
+    const bad = await trainLoop(`py-bad-${process.pid}`, ['--n-concurrent', '0']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('n_concurrent');
+    expect(bad.stdout).toBe('');
+
+    // The key's variable name goes in the input; the key stays in the environment.
+    const source = await run('python3', [
+      '-c',
+      'import sys, json; sys.path.insert(0, "examples/python"); import train_loop as t; ' +
+        'a = t.argparse.Namespace(sampler_url="http://x/v1", model="m", api_key_env="OPENAI_API_KEY", name="n", ' +
+        'benchmark="examples/arithmetic", benchmark_id="b", run_id="r", num_samples=1, n_concurrent=1, store=None, model_path=None); ' +
+        'p = t.eval_input(a, 3); t.validate(p); print(json.dumps(p))',
+    ], { OPENAI_API_KEY: 'sk-secret-never-in-input', PYTHONDONTWRITEBYTECODE: '1' });
+    expect(source.code, source.stderr).toBe(0);
+    const payload = JSON.parse(source.stdout);
+    expect(payload.evaluator.sampler).toEqual({ base_url: 'http://x/v1', model: 'm', api_key_env: 'OPENAI_API_KEY' });
+    expect(source.stdout).not.toContain('sk-secret');
+    expect(EvaluateBenchmarkInputSchema.safeParse(payload).success).toBe(true);
+  });
+});
+
+describe('the temporal CLI', () => {
+  // The binary the dev server runs: .tools/temporal/bin/temporal after `npm ci`.
+  const cli = (args: string[]) => {
+    const exe = resolveTemporalExecutable();
+    if (exe.type !== 'existing-path') throw new Error('no temporal CLI binary: `npm ci` installs it in .tools/temporal');
+    return run(exe.path, [...args, '--address', temporal.env.address, '--namespace', 'default']);
+  };
+
+  async function queryProgress(workflowId: string): Promise<EvalProgress> {
+    // A query before the eval's first workflow task has completed is refused; ask again.
+    for (let attempt = 0; ; attempt++) {
+      const out = await cli(['workflow', 'query', '--workflow-id', workflowId, '--name', 'progress', '--output', 'json']);
+      if (out.code === 0) return JSON.parse(out.stdout).queryResult[0] as EvalProgress;
+      if (attempt >= 20) throw new Error(`temporal workflow query failed: ${out.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('starts an eval with --type and a JSON --input, queries its progress and prints its result', async () => {
+    const workflowId = `evsys:cli-${process.pid}:quickstart:arithmetic:step-5`;
+    const input: EvaluateBenchmarkInput = {
+      evaluator: {
+        name: 'quickstart',
+        benchmark: { path: EXAMPLE },
+        benchmark_id: 'arithmetic',
+        run_id: `cli-${process.pid}`,
+        sampler: { base_url: slowSim.url, model: 'simulator' },
+        num_samples: NUM_SAMPLES,
+        n_concurrent: 4,
+      },
+      step: 5,
+    };
+    expect(evalWorkflowId(EvaluateBenchmarkInputSchema.parse(input))).toBe(workflowId);
+    const start = ['workflow', 'start', '--type', 'evaluateBenchmark', '--task-queue', temporal.taskQueue];
+    const started = await cli([
+      ...start,
+      ...['--workflow-id', workflowId, '--id-conflict-policy', 'UseExisting', '--input', JSON.stringify(input)],
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+
+    const running = await queryProgress(workflowId);
+    expect(running.phase).not.toBe('done');
+    expect(running).toEqual({
+      phase: expect.stringMatching(/^(loading|scoring)$/),
+      tasks_total: expect.any(Number),
+      tasks_done: expect.any(Number),
+      tasks_failed: 0,
+      samples_done: expect.any(Number),
+      samples_passed: expect.any(Number),
+      samples_errored: 0,
+      samples_in_flight: expect.any(Number),
+    });
+    expect(running.samples_in_flight).toBeLessThanOrEqual(4);
+
+    // Started again under the same id while it runs: attaches, no second eval.
+    const twice = await cli([...start, '--workflow-id', workflowId, '--id-conflict-policy', 'UseExisting', '--input', JSON.stringify(input)]);
+    expect(twice.code, twice.stderr).toBe(0);
+
+    const result = await cli(['workflow', 'result', '--workflow-id', workflowId, '--output', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome.status).toBe('COMPLETED');
+    expect(outcome.result).toMatchObject({ eval_id: workflowId, evaluator: 'quickstart', step: 5 });
+    expectOracleMetrics(outcome.result.metrics);
+
+    const done = await queryProgress(workflowId);
+    const n = tasks.length * NUM_SAMPLES;
+    expect(done).toMatchObject({ phase: 'done', tasks_total: tasks.length, tasks_done: tasks.length, samples_done: n });
+    expect(done.samples_passed / n).toBeCloseTo(outcome.result.metrics.pass_rate, 12);
+    expect(slowSim.stats().requests).toBe(n);
+  });
+
+  it('reports bad input as a failed eval whose message names the key', async () => {
+    const workflowId = `cli-bad-${process.pid}`;
+    const input = { evaluator: { name: 'x', benchmark: { path: EXAMPLE }, sampler: { base_url: sim.url }, num_samples: 0 } };
+    const started = await cli([
+      ...['workflow', 'start', '--type', 'evaluateBenchmark', '--task-queue', temporal.taskQueue],
+      ...['--workflow-id', workflowId, '--input', JSON.stringify(input)],
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    const result = await cli(['workflow', 'result', '--workflow-id', workflowId, '--output', 'json']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout).status).toBe('FAILED');
+    expect(result.stdout).toContain('invalid workflow input at evaluator.num_samples');
+  });
+});
