@@ -53,15 +53,6 @@ function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return Number(match[1]) / 1024;
 }
 
-/**
- * The process that runs the worker: `evsys worker` without a heap cap of the user's runs it as a
- * child with one (bin/evsys.js), else it is the process itself.
- */
-function workerPidOf(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return children.length === 1 ? children[0] : pid;
-}
-
 /** The worker's resident memory every 500 ms, to say when it peaked (scoring, or aggregation at the end). */
 function rssTrace(pid: number): () => Array<{ atS: number; rssMiB: number }> {
   const started = performance.now();
@@ -95,13 +86,13 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
       },
     });
     const started = performance.now();
-    const workerPid = workerPidOf(worker.pid);
+    const workerPid = worker.pid;
     const stopTrace = rssTrace(workerPid);
     const result = await (await startOrAttachEval(env.client, 'scale', input)).result();
     const wallS = (performance.now() - started) / 1000;
     const trace = stopTrace();
     const workerPeakRssMiB = statusMiB(workerPid, 'VmHWM');
-    const launcherPeakRssMiB = workerPid === worker.pid ? 0 : statusMiB(worker.pid, 'VmHWM');
+    const launcherPeakRssMiB = workerPid === worker.launcherPid ? 0 : statusMiB(worker.launcherPid, 'VmHWM');
     const peakAt = trace.reduce((best, t) => (t.rssMiB > best.rssMiB ? t : best), { atS: NaN, rssMiB: 0 });
 
     const simStats = await sim.stats();

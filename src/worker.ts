@@ -121,7 +121,8 @@ export async function runWorkerFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     // `evsys worker` is what fleets are made of: an eval's tasks go to every worker of the queue,
     // unless EVSYS_EAGER_ACTIVITIES says this worker is alone on its server.
     const worker = await createEvsysWorker({ connection, ledger, env, ...workerOptionsFrom(settings), eagerActivities: settings.EVSYS_EAGER_ACTIVITIES ?? 0 });
-    console.error(`evsys worker on ${address}, task queue ${settings.EVSYS_TASK_QUEUE}`);
+    // The pid is the process holding this worker's slots (bin/evsys.js may run it as a child).
+    console.error(`evsys worker (pid ${process.pid}) on ${address}, task queue ${settings.EVSYS_TASK_QUEUE}`);
     await worker.run();
   } finally {
     await ledger.close();

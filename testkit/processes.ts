@@ -20,7 +20,10 @@ process.once('exit', () => {
 
 
 export interface WorkerProcess {
+  /** The process that runs the worker and holds its slots, as its log says: a child of the launcher under the default heap cap (bin/evsys.js). */
   pid: number;
+  /** The process started, which signals go to; it takes its worker down with it. */
+  launcherPid: number;
   logFile: string;
   /** Resolves when the process has exited, with how. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -86,7 +89,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
   // 'close' fires after both pipes are drained, so the log is complete when we end it.
   child.once('close', () => log.end());
 
-  await new Promise<void>((resolve, reject) => {
+  const workerPid = await new Promise<number>((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -94,10 +97,11 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
     }, opts.readyTimeoutMs ?? 60_000);
     const onData = (chunk: Buffer) => {
       seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes('evsys worker on ')) {
+      const ready = /evsys worker \(pid (\d+)\) on /.exec(seen);
+      if (ready) {
         clearTimeout(timer);
         child.stderr!.off('data', onData);
-        resolve();
+        resolve(Number(ready[1]));
       }
     };
     child.stderr!.on('data', onData);
@@ -110,7 +114,8 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
 
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
-    pid: child.pid!,
+    pid: workerPid,
+    launcherPid: child.pid!,
     logFile: opts.logFile,
     exited,
     alive,
