@@ -4,10 +4,9 @@
 // no task and injects no fault, so its CPU per request stays out of the comparison between
 // evsys and the plain pool: both send the same requests to the same cheap server.
 // Run alone: npx tsx bench/fast-model-server.ts <latencyMs> (prints "fast model server at <url>").
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SimulatorProcess } from '../testkit/simulator-process';
+import { spawnModelServer, type SimulatorProcess } from '../testkit/simulator-process';
 
 interface Stats {
   requests: number;
@@ -64,17 +63,7 @@ function serve(latencyMs: number): void {
 
 /** The server as a child process, with the simulator process's interface (url, pid, stats). */
 export async function startFastModelServer(latencyMs: number): Promise<SimulatorProcess> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', __filename, String(latencyMs)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('utf8');
-      const match = / at (http:\/\/\S+)/.exec(seen);
-      if (match) resolve(match[1]);
-    });
-    void exited.then(() => reject(new Error(`the fast model server exited before serving:\n${seen}`)));
-  });
+  const { child, exited, url } = await spawnModelServer(process.execPath, ['--require', 'tsx/cjs', __filename, String(latencyMs)], 'the fast model server');
   const call = async (route: string) => {
     const response = await fetch(`${url.replace(/\/v1$/, '')}${route}`);
     return (await response.json()) as Stats;

@@ -1,7 +1,7 @@
 // The simulator in a process of its own (`evsys simulate`), as a model server is in production:
 // its HTTP and JSON work then competes with the worker for the CPU cores, not for the worker's
 // event loop, and its CPU time is counted apart from the worker's.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { SimulatorStats } from '../src/simulator/server';
 
 import { EVSYS_BIN } from './processes';
@@ -26,11 +26,11 @@ export interface SimulatorProcessOptions {
   command?: (argv: string[]) => string[];
 }
 
-export async function startSimulatorProcess(opts: SimulatorProcessOptions): Promise<SimulatorProcess> {
-  const args = ['simulate', '--benchmark', opts.benchmarkDir, '--port', String(opts.port ?? 0), '--latency-ms', String(opts.latencyMs)];
-  args.push('--p-correct', String(opts.pCorrect ?? 0.5), '--seed', String(opts.seed ?? 1));
-  if (opts.host) args.push('--host', opts.host);
-  const [file, ...argv] = (opts.command ?? ((a: string[]) => a))([process.execPath, EVSYS_BIN, ...args]);
+/**
+ * A model server as a child process, once it says on stderr where it serves (`... at http://...`):
+ * the process, its exit, and that URL.
+ */
+export async function spawnModelServer(file: string, argv: string[], name: string): Promise<{ child: ChildProcess; exited: Promise<void>; url: string }> {
   const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -40,8 +40,17 @@ export async function startSimulatorProcess(opts: SimulatorProcessOptions): Prom
       const match = / at (http:\/\/\S+)/.exec(seen);
       if (match) resolve(match[1]);
     });
-    void exited.then(() => reject(new Error(`evsys simulate exited before serving:\n${seen}`)));
+    void exited.then(() => reject(new Error(`${name} exited before serving:\n${seen}`)));
   });
+  return { child, exited, url };
+}
+
+export async function startSimulatorProcess(opts: SimulatorProcessOptions): Promise<SimulatorProcess> {
+  const args = ['simulate', '--benchmark', opts.benchmarkDir, '--port', String(opts.port ?? 0), '--latency-ms', String(opts.latencyMs)];
+  args.push('--p-correct', String(opts.pCorrect ?? 0.5), '--seed', String(opts.seed ?? 1));
+  if (opts.host) args.push('--host', opts.host);
+  const [file, ...argv] = (opts.command ?? ((a: string[]) => a))([process.execPath, EVSYS_BIN, ...args]);
+  const { child, exited, url } = await spawnModelServer(file, argv, 'evsys simulate');
   const call = async (method: 'GET' | 'POST', route: string) => {
     const response = await fetch(`${url.replace(/\/v1\/?$/, '')}${route}`, { method });
     if (!response.ok) throw new Error(`${method} ${route}: HTTP ${response.status}`);
