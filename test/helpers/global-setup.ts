@@ -13,6 +13,10 @@ import { provision, type Shortfall } from './provision';
  */
 export default async function setup(): Promise<() => void> {
   const shortfalls = await provision();
+  if (ROOT.startsWith('/tmp/')) {
+    // The e2b sandbox mounts an empty /tmp of its own (docs/scoring.md): .venv's pytest is not there.
+    console.log(`evsys test setup: this checkout is under /tmp, which the e2b sandbox hides: the sandboxed pytest tests will fail; clone it elsewhere`);
+  }
 
   // Forks inherit this process's environment: python3 and pytest are the venv's, also inside the
   // e2b sandbox, which passes PATH and VIRTUAL_ENV through.
