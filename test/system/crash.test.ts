@@ -276,7 +276,8 @@ describe('crashes and outages with real processes', () => {
       const result = await handle.result();
 
       expectOracleMetrics(result);
-      expect(during.sampler_down).toMatchObject({ url: first.url, cause: expect.stringContaining('ECONNREFUSED') });
+      // Refused once it is gone; reset for a request it was answering as it went.
+      expect(during.sampler_down).toMatchObject({ url: first.url, cause: expect.stringMatching(/ECONNREFUSED|ECONNRESET/) });
       expect(Date.parse(during.sampler_down!.since)).toBeGreaterThanOrEqual(downAt - 1_000);
       expect((await handle.query(progressQuery)).sampler_down).toBeUndefined();
       // Jittered backoff doubling from 0.5 s to at most 30 s: about a dozen attempts per request over 90 s.

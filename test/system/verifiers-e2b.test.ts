@@ -176,7 +176,12 @@ describe.skipIf(lacks('bubblewrap'))('e2b: the process cap', () => {
     // The test runs as root (as CI does): the worker here runs as nobody, with Debian's python3.
     const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
     const tsx = join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
-    const run = spawnSync(asNobody[0] ?? tsx, [...asNobody.slice(1), ...(asNobody.length ? [tsx] : []), join(__dirname, '..', 'helpers', 'e2b-fork-bomb.ts')], {
+    const helper = join(__dirname, '..', 'helpers', 'e2b-fork-bomb.ts');
+    if (asNobody.length) {
+      const readable = spawnSync(asNobody[0], [...asNobody.slice(1), 'test', '-r', helper]).status === 0;
+      expect(readable, `nobody (uid 65534) cannot read ${helper}: clone the checkout where other users can read it (not under /root)`).toBe(true);
+    }
+    const run = spawnSync(asNobody[0] ?? tsx, [...asNobody.slice(1), ...(asNobody.length ? [tsx] : []), helper], {
       encoding: 'utf8',
       env: { PATH: '/usr/bin:/bin', HOME: tmpdir() },
       timeout: 60_000,
