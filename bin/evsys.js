@@ -18,6 +18,8 @@ const path = require('node:path');
  */
 const WORKER_HEAP_MB = 512;
 const HEAP_CAP_FLAG = /^--max[-_]old[-_]space[-_]size(=|$)/;
+/** The signals the Temporal SDK shuts a worker down on, and SIGHUP (a closed terminal), which ends it. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2', 'SIGHUP'];
 
 function runCli() {
   const source = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
@@ -41,7 +43,14 @@ function runWorkerWithHeapCap() {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     detached: true,
   });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  // The first stop signal is relayed; a second one forces the stop, as a second Ctrl-C does to a
+  // worker in one process.
+  let signalled = 0;
+  for (const signal of STOP_SIGNALS) process.on(signal, () => child.kill(++signalled === 1 ? signal : 'SIGKILL'));
+  child.on('error', (err) => {
+    console.error(`evsys worker: cannot start the worker process: ${err.message}`);
+    process.exit(1);
+  });
   child.on('exit', (code, signal) => {
     if (signal === null) process.exit(code ?? 1);
     process.removeAllListeners(signal);
@@ -49,11 +58,32 @@ function runWorkerWithHeapCap() {
   });
 }
 
+/**
+ * In the capped worker: a stop signal can reach it twice, relayed by the launcher and sent to it
+ * directly (a service manager signals every process of its unit). The SDK shuts down on the
+ * first and then stops listening, so a repeat would kill the worker mid-shutdown: it is ignored.
+ * A signal the SDK is not listening for (yet, or ever) ends the worker as it would have.
+ */
+function ignoreRepeatedStopSignals() {
+  for (const signal of STOP_SIGNALS) {
+    let seen = false;
+    const onSignal = () => {
+      if (seen) return;
+      seen = true;
+      if (process.listenerCount(signal) > 1) return; // the SDK's shutdown has it
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
 if (process.send && process.env.EVSYS_WORKER_CHILD === '1') {
   // The capped worker: gone with its parent, as a crash of `evsys worker` must take the worker.
   delete process.env.EVSYS_WORKER_CHILD;
   process.channel.unref();
   process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  ignoreRepeatedStopSignals();
   runCli();
 } else if (process.argv.slice(2).find((arg) => !arg.startsWith('-')) === 'worker' && !heapCapGiven()) {
   process.env.EVSYS_WORKER_CHILD = '1';

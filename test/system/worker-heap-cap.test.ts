@@ -76,6 +76,22 @@ describe('evsys worker heap cap', () => {
   );
 
   it(
+    'stops gracefully on every signal the SDK stops on, and on SIGTERM sent to both processes at once, as a service manager does',
+    async () => {
+      const usr2 = await start('sigusr2');
+      process.kill(usr2.launcherPid, 'SIGUSR2');
+      expect(await usr2.exited).toEqual({ code: 0, signal: null });
+
+      const both = await start('both');
+      process.kill(both.pid, 'SIGTERM');
+      process.kill(both.launcherPid, 'SIGTERM');
+      expect(await both.exited).toEqual({ code: 0, signal: null });
+      expect(await gone(both.pid, 5_000)).toBe(true);
+    },
+    90_000,
+  );
+
+  it(
     'relays SIGTERM to the child, which shuts down gracefully, and exits as it does',
     async () => {
       const worker = await start('sigterm');
