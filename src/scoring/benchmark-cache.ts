@@ -53,7 +53,7 @@ export class BenchmarkCache {
 
   /** Whether the entry's files still stat as they did, as seen by a look at most LOOK_VOUCHES_MS old. */
   private unchangedLately(entry: Entry): Promise<boolean> {
-    const now = Date.now();
+    const now = performance.now();
     if (!entry.look || now - entry.look.at >= LOOK_VOUCHES_MS) entry.look = { at: now, unchanged: entry.stamps.then(unchanged) };
     return entry.look.unchanged;
   }

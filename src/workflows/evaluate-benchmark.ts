@@ -212,6 +212,14 @@ async function scoreTasks(evaluator: Evaluator, plan: EvalPlan, state: EvalState
       state.inFlight.delete(scoring);
       setCurrentDetails(state.describe());
     };
+    const failed = (err: unknown) => {
+      if (isFatal(err) || isCancellation(err)) {
+        state.fatal ??= err;
+      } else {
+        log.warn('task failed after all attempts', { taskIndex: scheduledIndex, error: describeFailure(err) });
+        state.taskFailed(describeFailure(err));
+      }
+    };
     // Labelled so the UI's event list says which task an activity scores.
     const scoring: Promise<void> = scoreTask
       .executeWithOptions({ ...options, summary: `task #${scheduledIndex + 1} of ${nTasks}` }, [
@@ -219,16 +227,16 @@ async function scoreTasks(evaluator: Evaluator, plan: EvalPlan, state: EvalState
       ])
       .then(
         (result) => {
-          state.taskScored(result);
+          // A result the state cannot take counts as the task's failure, not the eval's.
+          try {
+            state.taskScored(result);
+          } catch (err) {
+            failed(err);
+          }
           settled();
         },
         (err: unknown) => {
-          if (isFatal(err) || isCancellation(err)) {
-            state.fatal ??= err;
-          } else {
-            log.warn('task failed after all attempts', { taskIndex: scheduledIndex, error: describeFailure(err) });
-            state.taskFailed(describeFailure(err));
-          }
+          failed(err);
           settled();
         },
       );
