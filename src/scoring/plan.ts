@@ -52,13 +52,21 @@ const PARSED_PLANS_KEPT = 16;
 /**
  * The plan an activity received, parsed by EvalPlanSchema once per distinct plan: zod's parse
  * of the whole plan cost a tenth of a millisecond per task, its JSON text a few microseconds.
- * Callers share the parsed plan and must not change it.
+ * Callers (plugin engines too) share the parsed plan: it is frozen, so a change throws.
  */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export function parsePlan(raw: unknown): EvalPlan {
   const text = JSON.stringify(raw);
   let plan = parsedPlans.get(text);
   if (!plan) {
-    plan = EvalPlanSchema.parse(raw);
+    plan = deepFreeze(EvalPlanSchema.parse(raw));
     parsedPlans.set(text, plan);
     if (parsedPlans.size > PARSED_PLANS_KEPT) parsedPlans.delete(parsedPlans.keys().next().value!);
   }
