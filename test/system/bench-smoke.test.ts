@@ -6,6 +6,7 @@ import { runEfficiency } from '../../bench/efficiency';
 import { runHarborTrials } from '../../bench/harbor-trials';
 import { runPeerInspect } from '../../bench/peer-inspect';
 import { runScale } from '../../bench/scale';
+import { canCreateHosts } from '../../testkit/hosts';
 import { lacks } from '../helpers/requires';
 
 /**
@@ -15,6 +16,11 @@ import { lacks } from '../helpers/requires';
  */
 
 const sane = (x: number) => Number.isFinite(x) && x > 0;
+
+/** A bench script as its user runs it; a script that does not exit fails the test at its timeout. */
+function runBenchCli(script: string, ...args: string[]): string {
+  return execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', script), ...args], { encoding: 'utf8', timeout: 150_000 });
+}
 
 describe('benchmark scripts, tiny', () => {
   it('efficiency and durability overhead: 20 tasks x 2 samples, 5 ms, n_concurrent 8', async () => {
@@ -46,10 +52,25 @@ describe('benchmark scripts, tiny', () => {
   }, 120_000);
 
   it('aggregate: 1,000 tasks x 4 samples through its CLI', () => {
-    const out = execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', 'aggregate.ts'), '1000', '4'], { encoding: 'utf8' });
+    const out = runBenchCli('aggregate.ts', '1000', '4');
     expect(out).toMatch(/^command: npx tsx bench\/aggregate.ts 1000 4$/m);
     expect(out.match(/wall median [\d.]+ ms/g)).toHaveLength(2);
   }, 60_000);
+
+  it('fleet slots: 200 requests through each gate, on SQLite and PostgreSQL, through its CLI', () => {
+    const out = runBenchCli('fleet-slots.ts', '200');
+    expect(out).toMatch(/^per-process gate \(KeyedSlots\), busy: [\d.]+ us a request$/m);
+    for (const ledger of ['sqlite', 'postgres']) {
+      expect(out).toMatch(new RegExp(`^fleet slots on ${ledger}: busy [\\d.]+ us a request .* one slot between two processes: \\d+ us from a release to the other's grant \\(median of \\d+\\)$`, 'm'));
+    }
+  }, 120_000);
+
+  it.skipIf(!canCreateHosts().ok || lacks('iproute2'))('hosts: 60 tasks on 1 and 2 worker hosts of network namespaces, through its CLI, which exits', () => {
+    const out = runBenchCli('hosts.ts', '60', '1', '5', '8', '1,2');
+    for (const hosts of [1, 2]) {
+      expect(out).toMatch(new RegExp(`^${hosts} worker host\\(s\\): wall [\\d.]+ s, [\\d.]+ tasks/s, efficiency [\\d.]+, peak in flight [1-8], errored 0;`, 'm'));
+    }
+  }, 180_000);
 
   it('crash cost: 20 tasks x 2 samples, worker SIGKILLed half way, metrics as uninterrupted', async () => {
     const r = await runCrashCost({ tasks: 20, samples: 2, latencyMs: 20, concurrency: 4 });
