@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { ServerExitedError, startEmbeddedServer } from '../src/temporal/embedded-server';
+import { startOnFreePorts } from '../src/temporal/embedded-server';
 import { freePort } from '../src/temporal/ports';
 import { noteLogFile } from './log-files';
 import { quietRuntime } from './quiet-runtime';
@@ -31,33 +31,18 @@ export interface DevServer {
  * way the CLI's embedded mode starts one: its output goes to a log file (shown when a test
  * fails, testkit/log-files.ts), never onto the test run's terminal.
  */
-/**
- * A port found free can be taken by another test's server before this one binds it (test files
- * run in parallel, and the dev server picks more ports of its own): then start again on others.
- */
-async function startOnFreePorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start();
-    } catch (err) {
-      if (!(err instanceof ServerExitedError && /address already in use/.test(err.message)) || attempt === attempts) throw err;
-    }
-  }
-}
-
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   quietRuntime();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'evsys-dev-server-'));
   const logFile = noteLogFile(path.join(dir, 'temporal.log'));
-  const server = await startOnFreePorts(async () =>
-    startEmbeddedServer({
-      dbFile: opts.dbFile ?? path.join(dir, 'temporal.sqlite'),
-      logFile,
-      port: await freePort(),
-      uiPort: opts.uiPort ?? (await freePort()),
-      extraArgs: opts.extraArgs,
-    }),
-  );
+  // Test files run in parallel: a port found free may be another test's server's by the time ours binds it.
+  const server = await startOnFreePorts(async () => ({
+    dbFile: opts.dbFile ?? path.join(dir, 'temporal.sqlite'),
+    logFile,
+    port: await freePort(),
+    uiPort: opts.uiPort ?? (await freePort()),
+    extraArgs: opts.extraArgs,
+  }));
   const [connection, nativeConnection] = await Promise.all([
     Connection.connect({ address: server.address }),
     NativeConnection.connect({ address: server.address }),

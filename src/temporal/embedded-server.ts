@@ -144,3 +144,21 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     },
   };
 }
+
+/** How many times startOnFreePorts starts a server before it gives up. */
+const START_ATTEMPTS = 3;
+
+/**
+ * startEmbeddedServer with the options `attempt` (1, 2, 3) gives. A port found free can still be
+ * taken before the server binds it (by another process, or another test's server): the server
+ * then exits, and the next attempt's options should name other ports.
+ */
+export async function startOnFreePorts(optionsFor: (attempt: number) => Promise<EmbeddedServerOptions>): Promise<EmbeddedServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmbeddedServer(await optionsFor(attempt));
+    } catch (err) {
+      if (!(err instanceof ServerExitedError) || attempt === START_ATTEMPTS) throw err;
+    }
+  }
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnreachableError } from '../errors';
 import { isAlive, withFileLock } from '../file-lock';
-import { ServerExitedError, serverAnswers, startEmbeddedServer, type EmbeddedServer } from './embedded-server';
+import { serverAnswers, startOnFreePorts, type EmbeddedServer } from './embedded-server';
 import { freePort, preferredOrFreePort } from './ports';
 
 /**
@@ -38,7 +38,6 @@ interface ServerRecord {
 const PREFERRED_PORT = 7233;
 const PREFERRED_UI_PORT = 8233;
 const LOCK_TIMEOUT_MS = 120_000;
-const START_ATTEMPTS = 3;
 /**
  * Held by whichever evsys on this machine is between picking its server's ports and the server
  * answering. Without it, two folders starting at once both found 7233 free; one server lost the
@@ -81,29 +80,22 @@ async function stopServer(pid: number): Promise<void> {
 }
 
 /**
- * Starts the folder's server on the preferred ports when free. A port found free can still be
- * taken before the server binds it (by a process other than evsys): the server then exits, and
- * the next attempt takes ports the kernel picks.
+ * Starts the folder's server on the preferred ports when free; when a port is taken before the
+ * server binds it (by a process other than evsys), the next attempt takes ports the kernel picks.
  */
 function startServer(dir: string, logFile: string): Promise<EmbeddedServer> {
-  return withLock(MACHINE_PORTS_LOCK, () => startOnFreePorts(dir, logFile));
-}
-
-async function startOnFreePorts(dir: string, logFile: string): Promise<EmbeddedServer> {
-  for (let attempt = 1; ; attempt++) {
-    const preferred = attempt === 1;
-    try {
-      return await startEmbeddedServer({
+  return withLock(MACHINE_PORTS_LOCK, () =>
+    startOnFreePorts(async (attempt) => {
+      const preferred = attempt === 1;
+      return {
         dbFile: path.join(dir, 'temporal.sqlite'),
         logFile,
         port: preferred ? await preferredOrFreePort(PREFERRED_PORT) : await freePort(),
         uiPort: preferred ? await preferredOrFreePort(PREFERRED_UI_PORT) : await freePort(),
         detached: true,
-      });
-    } catch (err) {
-      if (!(err instanceof ServerExitedError) || attempt === START_ATTEMPTS) throw err;
-    }
-  }
+      };
+    }),
+  );
 }
 
 /** Attaches to the folder's running embedded server, or starts it (see the module's comment). */
