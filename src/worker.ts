@@ -99,9 +99,8 @@ export async function createEvsysWorker(opts: EvsysWorkerOptions): Promise<Worke
 /** The worker options the environment sets (settings.ts), shared by `evsys worker` and the CLI's embedded worker. */
 export function workerOptionsFrom(
   settings: Settings,
-): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'benchmarkCacheDir' | 'plugins' | 'eagerActivities'> {
+): Pick<EvsysWorkerOptions, 'namespace' | 'taskQueue' | 'maxRequestsPerEndpoint' | 'trialsDir' | 'benchmarkCacheDir' | 'plugins'> {
   return {
-    eagerActivities: settings.EVSYS_EAGER_ACTIVITIES,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.EVSYS_TASK_QUEUE,
     maxRequestsPerEndpoint: settings.EVSYS_MAX_REQUESTS_PER_ENDPOINT,
