@@ -22,6 +22,8 @@ interface TaskTally {
   truncated: number;
 }
 
+const noSamples = (): TaskTally => ({ recorded: 0, rewards: [], answers: [], usage: [], truncated: 0 });
+
 /**
  * Metrics from the ledger, not from workflow history: every task of the benchmark is listed,
  * and a sample the ledger lacks (its task ran out of retries) counts as an infrastructure
@@ -40,7 +42,7 @@ export async function aggregateEval(
   for await (const sample of ledger.scoresOfEval(plan.ledger_key, stamp)) {
     if (sample.sample_idx >= plan.num_samples) continue;
     let tally = byTask.get(sample.task_id);
-    if (!tally) byTask.set(sample.task_id, (tally = { recorded: 0, rewards: [], answers: [], usage: [], truncated: 0 }));
+    if (!tally) byTask.set(sample.task_id, (tally = noSamples()));
     tally.recorded++;
     // A sample recorded without a valid reward is left out of the rewards, as Harbor leaves it out.
     if (sample.reward === null) continue;
@@ -50,7 +52,7 @@ export async function aggregateEval(
     if (sample.finish_reason === TRUNCATED) tally.truncated++;
   }
   const tasks: TaskScores[] = benchmark.tasks.map((task) => {
-    const tally = byTask.get(task.task_id) ?? { recorded: 0, rewards: [], answers: [], usage: [], truncated: 0 };
+    const tally = byTask.get(task.task_id) ?? noSamples();
     return {
       taskId: task.task_id,
       rewards: tally.rewards,
