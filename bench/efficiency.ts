@@ -24,7 +24,7 @@ import { quietRuntime } from '../testkit/quiet-runtime';
 import { createEvsysWorker, EAGER_ALL } from '../src/worker';
 import { benchServerArgs, breakdown, formatHistorySummary, historySummary, childCpuDelta, cpuSeconds, evalInput, formatBreakdown, loadLine, peakRssSampler, recordRequests, runPlain, writeBenchmark, type HistorySummary, type TimeBreakdown } from './common';
 import { startFastModelServer } from './fast-model-server';
-import { startSimulatorProcess, type SimulatorProcess } from '../testkit/simulator-process';
+import { startSimulatorProcess, type ModelServerProcess } from '../testkit/simulator-process';
 
 export interface EfficiencyOptions {
   tasks: number;
@@ -58,7 +58,7 @@ export interface EfficiencyResult {
 /** A dev server, simulator and in-process worker shared by several evals (and by bench/peer-inspect.ts). */
 export interface EvsysRig {
   env: DevServer;
-  sim: SimulatorProcess;
+  sim: ModelServerProcess;
   worker: Worker;
   dir: string;
   tasks: Task[];

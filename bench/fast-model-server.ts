@@ -6,7 +6,7 @@
 // Run alone: npx tsx bench/fast-model-server.ts <latencyMs> (prints "fast model server at <url>").
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { spawnModelServer, type SimulatorProcess } from '../testkit/simulator-process';
+import { spawnModelServer, type ModelServerProcess } from '../testkit/simulator-process';
 
 interface Stats {
   requests: number;
@@ -61,8 +61,8 @@ function serve(latencyMs: number): void {
   });
 }
 
-/** The server as a child process, with the simulator process's interface (url, pid, stats). */
-export async function startFastModelServer(latencyMs: number): Promise<SimulatorProcess> {
+/** The server as a child process, as benchmarks use the simulator's (url, pid, stats). */
+export async function startFastModelServer(latencyMs: number): Promise<ModelServerProcess> {
   const { child, exited, url } = await spawnModelServer(process.execPath, ['--require', 'tsx/cjs', __filename, String(latencyMs)], 'the fast model server');
   const call = async (route: string) => {
     const response = await fetch(`${url.replace(/\/v1$/, '')}${route}`);
@@ -71,7 +71,7 @@ export async function startFastModelServer(latencyMs: number): Promise<Simulator
   return {
     url,
     pid: child.pid!,
-    stats: async () => ({ ...(await call('/stats')), completed: 0, aborted: 0, faults: { '429': 0, '500': 0, hang: 0, malformed: 0, reset: 0 }, unknownPrompts: 0 }),
+    stats: () => call('/stats'),
     resetStats: async () => void (await call('/stats/reset')),
     async close() {
       child.kill('SIGTERM');

@@ -6,12 +6,17 @@ import type { SimulatorStats } from '../src/simulator/server';
 
 import { EVSYS_BIN } from './processes';
 
-export interface SimulatorProcess {
+/** A model server in a process of its own, as benchmarks compare them: where, which process, how many requests at once. */
+export interface ModelServerProcess {
   url: string;
   pid: number;
-  stats(): Promise<SimulatorStats>;
+  stats(): Promise<Pick<SimulatorStats, 'requests' | 'maxConcurrency'>>;
   resetStats(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SimulatorProcess extends ModelServerProcess {
+  stats(): Promise<SimulatorStats>;
 }
 
 export interface SimulatorProcessOptions {
