@@ -49,11 +49,6 @@ export type EvalPlan = z.output<typeof EvalPlanSchema>;
 const parsedPlans = new Map<string, EvalPlan>();
 const PARSED_PLANS_KEPT = 16;
 
-/**
- * The plan an activity received, parsed by EvalPlanSchema once per distinct plan: zod's parse
- * of the whole plan cost a tenth of a millisecond per task, its JSON text a few microseconds.
- * Callers (plugin engines too) share the parsed plan: it is frozen, so a change throws.
- */
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner);
@@ -62,6 +57,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The plan an activity received, parsed by EvalPlanSchema once per distinct plan: zod's parse
+ * of the whole plan cost a tenth of a millisecond per task, its JSON text a few microseconds.
+ * Callers (plugin engines too) share the parsed plan: it is frozen, so a change throws.
+ */
 export function parsePlan(raw: unknown): EvalPlan {
   const text = JSON.stringify(raw);
   let plan = parsedPlans.get(text);

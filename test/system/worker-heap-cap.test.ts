@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/file-lock';
 import { startDevServer, type DevServer } from '../../testkit/dev-server';
 import { killAllWorkerProcesses, startWorkerProcess } from '../../testkit/processes';
 import { tempDir } from '../helpers/temporal';
@@ -11,19 +12,10 @@ function nodeFlags(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg.startsWith('--'));
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function gone(pid: number, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
-  while (running(pid) && Date.now() < deadline) await sleep(50);
-  return !running(pid);
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  return !isAlive(pid);
 }
 
 // bin/evsys.js: `evsys worker` runs under a 512 MB heap cap unless the user gave one, in a child
