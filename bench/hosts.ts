@@ -122,7 +122,8 @@ async function main(): Promise<void> {
   }
 }
 
-// Exits when done, as bench/scale.ts does: a handle of the cluster's clients outlives its close.
+// Exits when done, as bench/scale.ts does: two pipe handles (process.getActiveResourcesInfo) stay
+// open after the cluster's close, from a child process not yet found.
 main().then(
   () => process.exit(0),
   (err) => {
