@@ -32,10 +32,14 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from ._exit import settle_temporal_threads_at_exit
 from ._generated import CONTRACT
 from .errors import BadInputError, EvalCancelledError, EvalFailedError, EvalTerminatedError, UnreachableError
 from .sync import run_sync
 from .workflow_id import eval_workflow_id, search_attributes, summary
+
+# Every client this process makes, its own or the caller's, lives on the SDK's Rust threads.
+settle_temporal_threads_at_exit()
 
 # The Temporal server's default address, as the `temporal` CLI and the SDKs use it.
 DEFAULT_ADDRESS = "localhost:7233"
