@@ -6,7 +6,7 @@ import { type SandboxOptions, DEFAULT_SANDBOX, VerifierInfraError } from './cont
 import { capProcesses } from './process-cap';
 import { rootArgs, rootView, SANDBOX_HOSTNAME, type SandboxUser } from './sandbox-root';
 import { tailExcerpt } from './text';
-import { type WarmProcess, type WarmPytest, warmProcess, warmPytestFor } from './warm-pytest';
+import { onPath, type WarmProcess, type WarmRun, warmProcess, warmProgramFor, warmPytestFor } from './warm-python';
 
 /**
  * Runs a shell command in a throwaway bubblewrap sandbox: a read-only root of its own with only
@@ -69,13 +69,18 @@ const WRAPPER = [
 ].join('\n');
 
 /**
- * `command` is a bash command line. A plain `pytest ...` takes the warm path when it can (see
- * warm-pytest.ts): the sandbox is made the same way, holds still, and the warm process's child
- * runs the tests in it.
+ * What runs in the sandbox: a bash command line, or a Python file of the working directory, run
+ * as `python3 <file>` runs it (the `python3` on the sandbox's PATH).
+ */
+export type SandboxCommand = string | { pythonFile: string };
+
+/**
+ * A plain `pytest ...` and a Python file take the warm path when they can (see warm-python.ts):
+ * the sandbox is made the same way, holds still, and the warm process's child runs the check in it.
  */
 export async function runInSandbox(
   workdir: SandboxWorkdir,
-  command: string,
+  command: SandboxCommand,
   options: SandboxOptions,
   signal?: AbortSignal,
 ): Promise<SandboxResult> {
@@ -86,6 +91,7 @@ export async function runInSandbox(
   files.forEach(([name]) => checkFileName(name));
   const identity = sandboxIdentity();
   const view = rootView(process.env);
+  const shell = typeof command === 'string' ? command : pythonCommand(command.pythonFile, view.path);
   if (identity.user === NOBODY) checkOpenToOthers(view.pythonFolders);
   const root = rootArgs(view, identity.user, FIRST_FILE_FD);
   // The root's made files come in first, then the working directory's.
@@ -103,12 +109,15 @@ export async function runInSandbox(
   const sandboxEnv = { ...hostEnv, HOME: SANDBOX_WORKDIR, TMPDIR: '/tmp', PYTHONDONTWRITEBYTECODE: '1' };
   const env = Object.entries(sandboxEnv).flatMap(([name, value]) => ['--setenv', name, value]);
   // Joining a sandbox from outside needs its cgroup (and root); under RLIMIT_NPROC, or when the
-  // warm process cannot start, the same tests run cold.
-  const pytest = cap.procsFile !== undefined ? warmPytestFor(command, view) : undefined;
-  let warm: { pytest: WarmPytest; process: WarmProcess } | undefined;
-  if (pytest) {
-    const zygote = await warmProcess(pytest, { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' }).catch(() => undefined);
-    if (zygote) warm = { pytest, process: zygote };
+  // warm process cannot start, the same check runs cold.
+  const run = cap.procsFile === undefined ? undefined : typeof command === 'string' ? warmPytestFor(command, view) : warmProgramFor(command.pythonFile, view);
+  let warm: { run: WarmRun; process: WarmProcess } | undefined;
+  if (run) {
+    // A program's interpreter starts as a cold one would in the sandbox (its HOME, say, decides
+    // the user site-packages); pytest's warm-up runs on the host, in the host's TMPDIR.
+    const env = run.mode === 'program' ? sandboxEnv : { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' };
+    const zygote = await warmProcess(run, env).catch(() => undefined);
+    if (zygote) warm = { run, process: zygote };
   }
   if (signal?.aborted) {
     await cap.release();
@@ -116,7 +125,7 @@ export async function runInSandbox(
   }
   const diskBytes = String(limits.diskMb * 1024 * 1024);
   // The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of
-  // the check's: its tests come in from outside and become the sandbox's user there (warm-pytest.py).
+  // the check's: the check comes in from outside and becomes the sandbox's user there (warm-python.py).
   const runAs = warm ? { caps: DROP_ALL_CAPS, launch: [] } : identity;
   const args = [
     ...root.args,
@@ -138,8 +147,8 @@ export async function runInSandbox(
     '--die-with-parent', '--new-session',
     ...runAs.caps,
     '--clearenv', ...env,
-    // The warm path's sandbox holds still until it is killed; the tests come in from outside.
-    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(limits.memoryMb * 1024), warm ? 'exec sleep infinity' : command, cap.rlimit,
+    // The warm path's sandbox holds still until it is killed; the check comes in from outside.
+    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(limits.memoryMb * 1024), warm ? 'exec sleep infinity' : shell, cap.rlimit,
   ];
   const [program, ...programArgs] = [...cap.launcher, bwrap, ...args];
 
@@ -156,23 +165,24 @@ export async function runInSandbox(
     child.stdout!.setEncoding('utf8').on('data', collect);
     child.stderr!.setEncoding('utf8').on('data', collect);
     let started = false;
-    /** The warm run's exit code, or why it could not run; settles once the tests' process is gone. */
+    /** The warm run's exit code, or why it could not run; settles once the check's process is gone. */
     let warmRun: Promise<{ exit?: number; error?: string }> | undefined;
     (child.stdio[MARKER_FD] as Readable).on('data', () => {
       started = true;
       if (!warm || warmRun) return;
-      const { pytest, process: zygote } = warm;
+      const { run: check, process: zygote } = warm;
       warmRun = (async () => {
         const request = {
           target: sandboxInit(child.pid!),
           stdio: child.pid!,
           cgroupProcs: cap.procsFile!,
-          env: sandboxEnv,
+          // What the cold path's bash adds to the environment of the command it runs.
+          env: { ...sandboxEnv, PWD: SANDBOX_WORKDIR, SHLVL: '0', _: check.mode === 'pytest' ? check.script : check.interpreter },
           memoryKb: limits.memoryMb * 1024,
           workdir: SANDBOX_WORKDIR,
           user: identity.user,
         };
-        return zygote.run(pytest, request);
+        return zygote.run(check, request);
       })()
         .then((exit) => ({ exit }), (err: Error) => ({ error: err.message }))
         .finally(kill);
@@ -229,12 +239,12 @@ export async function runInSandbox(
         finish(() => reject(new VerifierInfraError(`sandbox failed to start: bubblewrap (${bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
         return;
       }
-      // Killed at the time limit before the tests could start is a timeout like any other.
+      // Killed at the time limit before the check could start is a timeout like any other.
       if (warmResult?.error !== undefined && !timedOut) {
-        finish(() => reject(new VerifierInfraError(`warm pytest could not run the tests: ${warmResult.error}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
+        finish(() => reject(new VerifierInfraError(`the warm ${warm!.run.mode} could not run the check: ${warmResult.error}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
         return;
       }
-      // bwrap itself was killed once the tests ended: their exit code is the warm run's.
+      // bwrap itself was killed once the check ended: its exit code is the warm run's.
       const exitCode = warmResult ? (timedOut ? null : (warmResult.exit ?? null)) : code;
       finish(() => resolve({ exitCode, timedOut, output, refusedForks }));
     });
@@ -280,6 +290,21 @@ function checkOpenToOthers(folders: string[]): void {
 /** The host pid of bubblewrap's only child: the sandbox's init, in every namespace of the sandbox. */
 function sandboxInit(bwrapPid: number): number {
   return Number(readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').trim().split(' ')[0]);
+}
+
+/**
+ * `python3 <file>` for bash, once `python3` is known to be on the sandbox's PATH: a missing
+ * interpreter is this machine's lack, and told apart here, never from what the program prints.
+ */
+function pythonCommand(file: string, sandboxPath: string): string {
+  checkFileName(file);
+  if (onPath('python3', sandboxPath) === undefined) {
+    throw new VerifierInfraError(
+      `no python3 on the sandbox's PATH (${sandboxPath}): the sandbox shows only /usr and the Python venvs and ` +
+        "interpreters on the worker's PATH (not a pyenv shim, nor anything under the host's /tmp); put one there",
+    );
+  }
+  return `python3 ${file}`;
 }
 
 function bwrapMissing(bwrap: string): string {
