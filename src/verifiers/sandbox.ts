@@ -197,11 +197,19 @@ export async function runInSandbox(
     let timedOut = false;
     let settled = false;
     const kill = () => {
+      if (child.pid === undefined) return;
+      // bubblewrap's init leads a session of its own (--new-session), out of the group's reach: it
+      // goes with bwrap by its parent-death signal, which it can miss when bwrap is killed just as
+      // a check ends; it would live on, holding the output open, and the run would never end. So it
+      // is killed by pid too, once its start time shows the pid is still its own.
+      let init: { pid: number; start: string } | undefined;
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        init = processStart(sandboxInit(child.pid));
       } catch {
-        // Already gone.
+        // bwrap is gone, or has no child yet.
       }
+      killIfThere(-child.pid);
+      if (init !== undefined && processStart(init.pid)?.start === init.start) killIfThere(init.pid);
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -290,6 +298,26 @@ function checkOpenToOthers(folders: string[]): void {
 /** The host pid of bubblewrap's only child: the sandbox's init, in every namespace of the sandbox. */
 function sandboxInit(bwrapPid: number): number {
   return Number(readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').trim().split(' ')[0]);
+}
+
+/** SIGKILL to a process (or, negative, a process group) that may be gone already. */
+function killIfThere(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** A process's pid and start time (which a later process with its pid would not share); undefined when it is gone. */
+function processStart(pid: number): { pid: number; start: string } | undefined {
+  try {
+    // The fields after the command's name, whose parentheses may hold anything: the start time is the 20th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return { pid, start: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]! };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
