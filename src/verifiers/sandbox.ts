@@ -320,19 +320,27 @@ function processStart(pid: number): { pid: number; start: string } | undefined {
   }
 }
 
-/**
- * `python3 <file>` for bash, once `python3` is known to be on the sandbox's PATH: a missing
- * interpreter is this machine's lack, and told apart here, never from what the program prints.
- */
+/** `python3 <file>` for bash, once `python3` is known to be on the sandbox's PATH (sandboxPython3). */
 function pythonCommand(file: string, sandboxPath: string): string {
   checkFileName(file);
-  if (onPath('python3', sandboxPath) === undefined) {
+  sandboxPython3(sandboxPath);
+  return `python3 ${file}`;
+}
+
+/**
+ * The `python3` the sandbox's PATH finds (by default the PATH a sandbox started now would have). A
+ * missing one is this machine's lack, a VerifierInfraError told apart here, on the host: never
+ * from what a program in the sandbox prints, which it could fake.
+ */
+export function sandboxPython3(sandboxPath = rootView(process.env).path): string {
+  const python3 = onPath('python3', sandboxPath);
+  if (python3 === undefined) {
     throw new VerifierInfraError(
       `no python3 on the sandbox's PATH (${sandboxPath}): the sandbox shows only /usr and the Python venvs and ` +
         "interpreters on the worker's PATH (not a pyenv shim, nor anything under the host's /tmp); put one there",
     );
   }
-  return `python3 ${file}`;
+  return python3;
 }
 
 function bwrapMissing(bwrap: string): string {
