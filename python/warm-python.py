@@ -10,13 +10,14 @@ bubblewrap sandbox and runs the check there.
   sys.path[0], the same exit status, and the interpreter's ending (threads joined, atexit).
   Starting an interpreter costs 15-30 ms.
 
-A fork of this process costs a few ms. The sandbox itself is still bubblewrap's, made fresh per
-sample by the host exactly as for a cold run (its mounts, /proc, /dev, /tmp with the files, no
-network, PID/IPC/UTS namespaces, pids cgroup); only the interpreter comes in from outside:
+A fork of this process costs a few ms. The sandbox itself is still bubblewrap's, made fresh for
+each sample by the host as for a cold run (its mounts, /proc, /dev, /tmp, no network, PID/IPC/UTS
+namespaces, pids cgroup), if before the sample was known; only the interpreter and the files
+come in from outside:
 
   zygote (host, root)  --fork-->  joiner: enters the sample's pids cgroup, takes the sandbox's
                                   stdout/stderr (pidfd_getfd of bubblewrap's), joins its mount,
-                                  network, IPC, UTS and PID namespaces
+                                  network, IPC, UTS and PID namespaces, writes the check's files
                        --fork-->  sample: in the sandbox's PID namespace, a session of its own
                                   (no controlling terminal, as bubblewrap's --new-session);
                                   becomes the sandbox's user (uid, gid, no supplementary groups)
@@ -25,8 +26,9 @@ network, PID/IPC/UTS namespaces, pids cgroup); only the interpreter comes in fro
                                   then the check
 
 Protocol, JSON lines: stdin gets {"id", "target", "stdio", "cgroup_procs", "env", "memory_kb",
-"workdir", "uid", "gid"} and, for pytest, {"args", "argv0"}, for a program, {"program"} (a file
-name in workdir); stdout says {"ready": true} once warm, then per request {"id", "exit"} (0-255,
+"workdir", "files", "uid", "gid"} and, for pytest, {"args", "argv0"}, for a program, {"program"}
+(a file name in workdir); `files` maps names to base64 contents, which the joiner writes into
+workdir, the sandbox having been made before the check was known; stdout says {"ready": true} once warm, then per request {"id", "exit"} (0-255,
 or 128 + signal) or {"id", "error"} when the sample could not start. Results are single short
 writes, so concurrent joiners' lines never interleave.
 """
@@ -39,6 +41,7 @@ import sys  # noqa: E402
 INITIAL_MODULES = frozenset(sys.modules)
 
 import atexit  # noqa: E402
+import binascii  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
 import io  # noqa: E402
@@ -238,6 +241,7 @@ def join_and_run(req):
             os.close(fd)
         # Joining the mount namespace put the root and working directory at the sandbox's root.
         os.chdir(req["workdir"])
+        write_files(req["files"])
         ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -258,6 +262,19 @@ def join_and_run(req):
         reply["error"] = f"cannot join the sandbox: {exc!r}"
     os.write(1, (json.dumps(reply) + "\n").encode())
     os._exit(0)
+
+
+def write_files(files):
+    """The working directory's files, as bubblewrap lays a cold run's: the sandbox's root owns them, anyone may change them."""
+    for name, content in files.items():
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        try:
+            os.fchmod(fd, 0o666)
+            data = memoryview(binascii.a2b_base64(content))
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
 
 
 def warm_up_pytest():

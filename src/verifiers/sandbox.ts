@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { existsSync, statSync } from 'node:fs';
 import { BadInputError } from '../errors';
 import { type SandboxOptions, DEFAULT_SANDBOX, VerifierInfraError } from './context';
-import { capProcesses } from './process-cap';
+import { capProcesses, pidsCgroupParent, type ProcessCap } from './process-cap';
+import { type BootedSandbox, bootSandbox, FIRST_FILE_FD, MARKER_FD, type SandboxExit, sandboxInit } from './sandbox-process';
 import { rootArgs, rootView, SANDBOX_HOSTNAME, type SandboxUser } from './sandbox-root';
+import { type CappedSandbox, heldSandbox } from './spare-sandboxes';
 import { tailExcerpt } from './text';
 import { onPath, type WarmProcess, type WarmRun, warmProcess, warmProgramFor, warmPytestFor } from './warm-python';
 
@@ -42,11 +42,6 @@ export interface SandboxResult {
   refusedForks: number;
 }
 
-const OUTPUT_TAIL_CHARS = 8_192;
-/** The start marker's private descriptor; closed before the command runs, so the command cannot fake or suppress it. */
-const MARKER_FD = 3;
-/** The root's made files, then the working directory's, come in on the descriptors after the marker's, read by bwrap before the command starts. */
-const FIRST_FILE_FD = MARKER_FD + 1;
 /** Variables passed through when the host sets them; PATH and VIRTUAL_ENV as the sandbox's root shows them (sandbox-root.ts). */
 const PASSED_ENV = ['LANG', 'LC_ALL'];
 /** Who owns nothing on the host: a root worker's checks run as this user. */
@@ -74,9 +69,32 @@ const WRAPPER = [
  */
 export type SandboxCommand = string | { pythonFile: string };
 
+type Limits = Required<Pick<SandboxOptions, 'timeoutMs' | 'memoryMb' | 'maxProcesses' | 'diskMb'>>;
+
+/** What a sandbox's command line is made of, but for what runs in it. */
+interface SandboxPlan {
+  bwrap: string;
+  limits: Limits;
+  /** The root's arguments, and the files it makes, piped in from FIRST_FILE_FD on (sandbox-root.ts). */
+  root: { args: string[]; files: string[] };
+  env: Record<string, string>;
+}
+
+/** Who runs what comes in: bwrap's capabilities, and what starts the command (setpriv, or nothing). */
+interface RunAs {
+  caps: string[];
+  launch: string[];
+}
+
+/** The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of the check's. */
+const HOLDER: RunAs = { caps: DROP_ALL_CAPS, launch: [] };
+const HOLD_STILL = 'exec sleep infinity';
+
 /**
  * A plain `pytest ...` and a Python file take the warm path when they can (see warm-python.ts):
- * the sandbox is made the same way, holds still, and the warm process's child runs the check in it.
+ * a sandbox made the same way holds still, and the warm process's child lays the working
+ * directory's files into it and runs the check there. That sandbox is a spare booted before
+ * the check when there is one (spare-sandboxes.ts), used by this check only.
  */
 export async function runInSandbox(
   workdir: SandboxWorkdir,
@@ -86,18 +104,12 @@ export async function runInSandbox(
 ): Promise<SandboxResult> {
   const limits = limitsOf(options);
   signal?.throwIfAborted();
-  const bwrap = options.bwrapPath ?? 'bwrap';
   const files = Object.entries(workdir.files);
   files.forEach(([name]) => checkFileName(name));
   const identity = sandboxIdentity();
   const view = rootView(process.env);
   const shell = typeof command === 'string' ? command : pythonCommand(command.pythonFile, view.path);
   if (identity.user === NOBODY) checkOpenToOthers(view.pythonFolders);
-  const root = rootArgs(view, identity.user, FIRST_FILE_FD);
-  // The root's made files come in first, then the working directory's.
-  const piped = [...root.files, ...files.map(([, content]) => content)];
-  const firstWorkFd = FIRST_FILE_FD + root.files.length;
-  const cap = await capProcesses(limits.maxProcesses);
   // PATH as the root shows it: a folder the sandbox does not have is not on its PATH.
   const hostEnv: Record<string, string> = { PATH: view.path };
   for (const name of PASSED_ENV) {
@@ -106,29 +118,83 @@ export async function runInSandbox(
   }
   const venv = process.env.VIRTUAL_ENV;
   if (venv !== undefined && view.shows(venv)) hostEnv.VIRTUAL_ENV = venv;
-  const sandboxEnv = { ...hostEnv, HOME: SANDBOX_WORKDIR, TMPDIR: '/tmp', PYTHONDONTWRITEBYTECODE: '1' };
-  const env = Object.entries(sandboxEnv).flatMap(([name, value]) => ['--setenv', name, value]);
-  // Joining a sandbox from outside needs its cgroup (and root); under RLIMIT_NPROC, or when the
-  // warm process cannot start, the same check runs cold.
-  const run = cap.procsFile === undefined ? undefined : typeof command === 'string' ? warmPytestFor(command, view) : warmProgramFor(command.pythonFile, view);
-  let warm: { run: WarmRun; process: WarmProcess } | undefined;
-  if (run) {
-    // A program's interpreter starts as a cold one would in the sandbox (its HOME, say, decides
-    // the user site-packages); pytest's warm-up runs on the host, in the host's TMPDIR.
-    const env = run.mode === 'program' ? sandboxEnv : { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' };
-    const zygote = await warmProcess(run, env).catch(() => undefined);
-    if (zygote) warm = { run, process: zygote };
+  const env = { ...hostEnv, HOME: SANDBOX_WORKDIR, TMPDIR: '/tmp', PYTHONDONTWRITEBYTECODE: '1' };
+  const plan: SandboxPlan = { bwrap: options.bwrapPath ?? 'bwrap', limits, root: rootArgs(view, identity.user, FIRST_FILE_FD), env };
+  // Joining a sandbox from outside needs root, and a pids cgroup to put the check in; anywhere
+  // else, or when the warm process cannot start, the same check runs cold.
+  const warmable = identity.user === NOBODY && pidsCgroupParent() !== undefined;
+  const run = !warmable ? undefined : typeof command === 'string' ? warmPytestFor(command, view) : warmProgramFor(command.pythonFile, view);
+  // A program's interpreter starts as a cold one would in the sandbox (its HOME, say, decides
+  // the user site-packages); pytest's warm-up runs on the host, in the host's TMPDIR.
+  const zygote = run && (await warmProcess(run, run.mode === 'program' ? env : { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' }).catch(() => undefined));
+  signal?.throwIfAborted();
+  if (run && zygote) return runWarm(plan, identity.user, run, zygote, files, signal);
+  return runCold(plan, identity, shell, files, signal);
+}
+
+/** `command` run by the sandbox's wrapper, its files laid in by bubblewrap. */
+async function runCold(plan: SandboxPlan, runAs: RunAs, command: string, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
+  const { box, cap } = await launch(plan, runAs, command, files);
+  const limit = limitRun(box, plan.limits.timeoutMs, signal);
+  try {
+    const exit = await limit.race(closedOrBwrapError(box, plan));
+    const refusedForks = await cap.refusedForks();
+    if (!(await box.started)) throw notStarted(plan, cap, exit, limit.timedOut(), box.output());
+    return { exitCode: exit.code, timedOut: limit.timedOut(), output: box.output(), refusedForks };
+  } finally {
+    limit.stop();
+    // After an abort bwrap is still going: its cgroup goes once it has.
+    void box.closed.catch(() => undefined).then(() => cap.release());
   }
-  if (signal?.aborted) {
-    await cap.release();
-    throw signal.reason;
+}
+
+/** The check forked in from the warm process, into a sandbox that holds still. */
+async function runWarm(plan: SandboxPlan, user: SandboxUser, run: WarmRun, zygote: WarmProcess, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
+  // Its kind: all that its command line holds (the time limit is kept here, not there).
+  const kind = JSON.stringify([plan.bwrap, plan.root, plan.env, plan.limits.memoryMb, plan.limits.maxProcesses, plan.limits.diskMb]);
+  const { box, cap } = await heldSandbox(kind, () => launch(plan, HOLDER, HOLD_STILL, []));
+  const limit = limitRun(box, plan.limits.timeoutMs, signal);
+  let reply: Promise<{ exit?: number; error?: string }> | undefined;
+  try {
+    if (!(await limit.race(box.started))) throw notStarted(plan, cap, await closedOrBwrapError(box, plan), limit.timedOut(), box.output());
+    const request = {
+      target: sandboxInit(box.pid),
+      stdio: box.pid,
+      cgroupProcs: cap.procsFile!,
+      // What the cold path's bash adds to the environment of the command it runs.
+      env: { ...plan.env, PWD: SANDBOX_WORKDIR, SHLVL: '0', _: run.mode === 'pytest' ? run.script : run.interpreter },
+      memoryKb: plan.limits.memoryMb * 1024,
+      workdir: SANDBOX_WORKDIR,
+      files: Object.fromEntries(files.map(([name, content]) => [name, Buffer.from(content).toString('base64')])),
+      user,
+    };
+    reply = zygote.run(run, request).then((exit) => ({ exit }), (err: Error) => ({ error: err.message }));
+    const { exit, error } = await limit.race(reply);
+    // bwrap only held the sandbox: its end is the check's.
+    box.kill();
+    await limit.race(box.closed);
+    const refusedForks = await cap.refusedForks();
+    // Killed at the time limit before the check could start is a timeout like any other.
+    if (error !== undefined && !limit.timedOut()) {
+      throw new VerifierInfraError(`the warm ${run.mode} could not run the check: ${error}; output: ${JSON.stringify(tailExcerpt(box.output(), 1000))}`);
+    }
+    return { exitCode: limit.timedOut() ? null : (exit ?? null), timedOut: limit.timedOut(), output: box.output(), refusedForks };
+  } finally {
+    limit.stop();
+    box.kill();
+    // The check's joining process sits in the cgroup until it has reported: the cgroup goes after it.
+    void Promise.all([box.closed.catch(() => undefined), reply]).then(() => cap.release());
   }
-  const diskBytes = String(limits.diskMb * 1024 * 1024);
-  // The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of
-  // the check's: the check comes in from outside and becomes the sandbox's user there (warm-python.py).
-  const runAs = warm ? { caps: DROP_ALL_CAPS, launch: [] } : identity;
+}
+
+/** A fresh pids cgroup, and bwrap started in it with `plan`'s root running `command` as `runAs`. */
+async function launch(plan: SandboxPlan, runAs: RunAs, command: string, files: [string, string][]): Promise<CappedSandbox> {
+  const cap = await capProcesses(plan.limits.maxProcesses);
+  const firstWorkFd = FIRST_FILE_FD + plan.root.files.length;
+  const diskBytes = String(plan.limits.diskMb * 1024 * 1024);
+  const env = Object.entries(plan.env).flatMap(([name, value]) => ['--setenv', name, value]);
   const args = [
-    ...root.args,
+    ...plan.root.args,
     // tmpfs is RAM that the address-space limit does not count; its size is the disk cap. bwrap's
     // /dev is an unbounded tmpfs: read-only, but for a size-limited /dev/shm (POSIX shared memory).
     // /tmp and /dev/shm are for every user, as on any host; the working directory and its files
@@ -147,116 +213,55 @@ export async function runInSandbox(
     '--die-with-parent', '--new-session',
     ...runAs.caps,
     '--clearenv', ...env,
-    // The warm path's sandbox holds still until it is killed; the check comes in from outside.
-    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(limits.memoryMb * 1024), warm ? 'exec sleep infinity' : shell, cap.rlimit,
+    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(plan.limits.memoryMb * 1024), command, cap.rlimit,
   ];
-  const [program, ...programArgs] = [...cap.launcher, bwrap, ...args];
+  // The root's made files come in first, then the working directory's.
+  return { box: bootSandbox([...cap.launcher, plan.bwrap, ...args], [...plan.root.files, ...files.map(([, content]) => content)]), cap };
+}
 
-  return new Promise<SandboxResult>((resolve, reject) => {
-    // Its own process group, so the timeout kills bwrap and everything it started at once.
-    const child = spawn(program!, programArgs, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...piped.map(() => 'pipe' as const)],
-    });
-    let output = '';
-    const collect = (chunk: string) => {
-      output = (output + chunk).slice(-OUTPUT_TAIL_CHARS);
+/**
+ * The time limit and the activity's cancellation, either of which kills the sandbox: `race(p)`
+ * rejects with the signal's reason once it aborts.
+ */
+function limitRun(box: BootedSandbox, timeoutMs: number, signal?: AbortSignal) {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    box.kill();
+  }, timeoutMs);
+  let onAbort = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      box.kill();
+      reject(signal!.reason);
     };
-    child.stdout!.setEncoding('utf8').on('data', collect);
-    child.stderr!.setEncoding('utf8').on('data', collect);
-    let started = false;
-    /** The warm run's exit code, or why it could not run; settles once the check's process is gone. */
-    let warmRun: Promise<{ exit?: number; error?: string }> | undefined;
-    (child.stdio[MARKER_FD] as Readable).on('data', () => {
-      started = true;
-      if (!warm || warmRun) return;
-      const { run: check, process: zygote } = warm;
-      warmRun = (async () => {
-        const request = {
-          target: sandboxInit(child.pid!),
-          stdio: child.pid!,
-          cgroupProcs: cap.procsFile!,
-          // What the cold path's bash adds to the environment of the command it runs.
-          env: { ...sandboxEnv, PWD: SANDBOX_WORKDIR, SHLVL: '0', _: check.mode === 'pytest' ? check.script : check.interpreter },
-          memoryKb: limits.memoryMb * 1024,
-          workdir: SANDBOX_WORKDIR,
-          user: identity.user,
-        };
-        return zygote.run(check, request);
-      })()
-        .then((exit) => ({ exit }), (err: Error) => ({ error: err.message }))
-        .finally(kill);
-    });
-    piped.forEach((content, i) => {
-      const pipe = child.stdio[FIRST_FILE_FD + i] as Writable;
-      // bwrap may die before reading it; that failure is reported from its exit, not from the write.
-      pipe.on('error', () => undefined);
-      pipe.end(content);
-    });
-
-    let timedOut = false;
-    let settled = false;
-    const kill = () => {
-      if (child.pid === undefined) return;
-      // bubblewrap's init leads a session of its own (--new-session), out of the group's reach: it
-      // goes with bwrap by its parent-death signal, which it can miss when bwrap is killed just as
-      // a check ends; it would live on, holding the output open, and the run would never end. So it
-      // is killed by pid too, once its start time shows the pid is still its own.
-      let init: { pid: number; start: string } | undefined;
-      try {
-        init = processStart(sandboxInit(child.pid));
-      } catch {
-        // bwrap is gone, or has no child yet.
-      }
-      killIfThere(-child.pid);
-      if (init !== undefined && processStart(init.pid)?.start === init.start) killIfThere(init.pid);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, limits.timeoutMs);
-    const onAbort = () => {
-      kill();
-      finish(() => reject(signal!.reason));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
+  });
+  aborted.catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  return {
+    timedOut: () => timedOut,
+    race: <T>(work: Promise<T>): Promise<T> => Promise.race([work, aborted]),
+    stop() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      settle();
-    };
+    },
+  };
+}
 
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      void cap.release();
-      finish(() => reject(new VerifierInfraError(err.code === 'ENOENT' ? bwrapMissing(bwrap) : `cannot run bubblewrap (${bwrap}): ${err.message}`)));
-    });
-    child.on('close', async (code, killSignal) => {
-      // The warm run's joining process sits in the cgroup until it has reported: release after it.
-      const warmResult = await warmRun;
-      const refusedForks = await cap.refusedForks();
-      await cap.release();
-      if (!started) {
-        // The launcher's shell exits 127 when it cannot find bwrap to exec.
-        if (code === 127 && cap.launcher.length > 0 && /not found|No such file/.test(output)) {
-          finish(() => reject(new VerifierInfraError(bwrapMissing(bwrap))));
-          return;
-        }
-        const how = timedOut ? `did not start within ${limits.timeoutMs} ms` : `exited with ${code ?? killSignal} before the test started`;
-        finish(() => reject(new VerifierInfraError(`sandbox failed to start: bubblewrap (${bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
-        return;
-      }
-      // Killed at the time limit before the check could start is a timeout like any other.
-      if (warmResult?.error !== undefined && !timedOut) {
-        finish(() => reject(new VerifierInfraError(`the warm ${warm!.run.mode} could not run the check: ${warmResult.error}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
-        return;
-      }
-      // bwrap itself was killed once the check ended: its exit code is the warm run's.
-      const exitCode = warmResult ? (timedOut ? null : (warmResult.exit ?? null)) : code;
-      finish(() => resolve({ exitCode, timedOut, output, refusedForks }));
-    });
+/** How bwrap ended; an infrastructure error when it could not be run at all. */
+function closedOrBwrapError(box: BootedSandbox, plan: SandboxPlan): Promise<SandboxExit> {
+  return box.closed.catch((err: NodeJS.ErrnoException) => {
+    throw new VerifierInfraError(err.code === 'ENOENT' ? bwrapMissing(plan.bwrap) : `cannot run bubblewrap (${plan.bwrap}): ${err.message}`);
   });
+}
+
+/** Why a sandbox ended before the marker: never the check's doing. */
+function notStarted(plan: SandboxPlan, cap: ProcessCap, exit: SandboxExit, timedOut: boolean, output: string): VerifierInfraError {
+  // The launcher's shell exits 127 when it cannot find bwrap to exec.
+  if (exit.code === 127 && cap.launcher.length > 0 && /not found|No such file/.test(output)) return new VerifierInfraError(bwrapMissing(plan.bwrap));
+  const how = timedOut ? `did not start within ${plan.limits.timeoutMs} ms` : `exited with ${exit.code ?? exit.signal} before the test started`;
+  return new VerifierInfraError(`sandbox failed to start: bubblewrap (${plan.bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`);
 }
 
 /**
@@ -295,31 +300,6 @@ function checkOpenToOthers(folders: string[]): void {
   }
 }
 
-/** The host pid of bubblewrap's only child: the sandbox's init, in every namespace of the sandbox. */
-function sandboxInit(bwrapPid: number): number {
-  return Number(readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').trim().split(' ')[0]);
-}
-
-/** SIGKILL to a process (or, negative, a process group) that may be gone already. */
-function killIfThere(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
-/** A process's pid and start time (which a later process with its pid would not share); undefined when it is gone. */
-function processStart(pid: number): { pid: number; start: string } | undefined {
-  try {
-    // The fields after the command's name, whose parentheses may hold anything: the start time is the 20th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return { pid, start: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
 /** `python3 <file>` for bash, once `python3` is known to be on the sandbox's PATH (sandboxPython3). */
 function pythonCommand(file: string, sandboxPath: string): string {
   checkFileName(file);
@@ -354,7 +334,7 @@ function checkFileName(name: string): string {
 }
 
 /** The options with their defaults, each checked: a zero or NaN limit would make every run fail in a way that looks like the code's. */
-function limitsOf(options: SandboxOptions): Required<Pick<SandboxOptions, 'timeoutMs' | 'memoryMb' | 'maxProcesses' | 'diskMb'>> {
+function limitsOf(options: SandboxOptions): Limits {
   const limits = {
     timeoutMs: options.timeoutMs,
     memoryMb: options.memoryMb,

@@ -48,6 +48,8 @@ export interface WarmRequest {
   env: Record<string, string>;
   memoryKb: number;
   workdir: string;
+  /** The working directory's files, base64 by name: the sandbox was made before they were known. */
+  files: Record<string, string>;
   /** Who the check runs as, as in the cold run. */
   user: SandboxUser;
 }

@@ -116,6 +116,30 @@ describe.skipIf(lacks('bubblewrap', 'python')).concurrent('program: the warm pat
   });
 });
 
+describe.skipIf(lacks('bubblewrap', 'python'))('program: a sandbox of its own for each check, made ahead or not', () => {
+  it('finds no trace of the check before: no file, no process; and its file as bubblewrap lays one', async () => {
+    const tag = `evsys-program-left-${randomUUID()}`;
+    // One after the other, so that each takes the sandbox the one before started for it.
+    const leaveTraces = `import subprocess\nsubprocess.Popen(["sleep", "600", ${JSON.stringify(tag)}], start_new_session=True)\nopen("/tmp/left-behind", "w").write("x")\nopen("/dev/shm/left-behind", "w").write("x")`;
+    const findNone = [
+      'import os, stat',
+      'assert not os.path.exists("/tmp/left-behind") and not os.path.exists("/dev/shm/left-behind")',
+      'mine = {str(os.getpid())}',
+      'others = [p for p in os.listdir("/proc") if p.isdigit() and p not in mine and "sleep" in open(f"/proc/{p}/cmdline").read() and "600" in open(f"/proc/{p}/cmdline").read()]',
+      'assert others == [], others',
+      'st = os.stat("program.py")',
+      'print("FILE", sorted(os.listdir(".")), st.st_uid, oct(stat.S_IMODE(st.st_mode)), oct(stat.S_IMODE(os.stat(".").st_mode)))',
+    ].join('\n');
+    for (let i = 0; i < 3; i++) {
+      expect((await verdict(program(leaveTraces), '')).reward).toBe(1);
+      const seen = await verdict(program(findNone), '');
+      expect(seen.reward, seen.output).toBe(1);
+      if (isRoot) expect(seen.output).toContain("FILE ['program.py'] 0 0o666 0o777");
+    }
+    await until(() => processesMentioning(tag).length === 0);
+  });
+});
+
 describe.skipIf(lacks('bubblewrap', 'python')).concurrent('program: the sandbox’s limits', () => {
   it('gives 0 at the timeout, says so, and leaves no process behind', async () => {
     const tag = `evsys-program-loop-${randomUUID()}`;
