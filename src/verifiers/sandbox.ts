@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { BadInputError } from '../errors';
 import { type SandboxOptions, DEFAULT_SANDBOX, VerifierInfraError } from './context';
-import { capProcesses, pidsCgroupParent, type ProcessCap } from './process-cap';
+import { capProcesses, pidsCgroupParent } from './process-cap';
 import { type BootedSandbox, bootSandbox, FIRST_FILE_FD, MARKER_FD, type SandboxExit, sandboxInit } from './sandbox-process';
 import { rootArgs, rootView, SANDBOX_HOSTNAME, type SandboxUser } from './sandbox-root';
 import { type CappedSandbox, heldSandbox } from './spare-sandboxes';
@@ -56,12 +56,12 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
  * Anything that ends the run before the marker (bwrap's own errors, a refused limit) is
  * infrastructure; everything after it is the command's doing.
  */
-const WRAPPER = [
+const LIMITS_THEN_MARKER = [
   'ulimit -v "$1" && ulimit -c 0 && { [ -z "$3" ] || ulimit -u "$3"; } || exit 125',
   `printf started >&${MARKER_FD}`,
   `exec ${MARKER_FD}>&-`,
-  'exec /bin/bash -c "$2"',
-].join('\n');
+];
+const WRAPPER = [...LIMITS_THEN_MARKER, 'exec /bin/bash -c "$2"'].join('\n');
 
 /**
  * What runs in the sandbox: a bash command line, or a Python file of the working directory, run
@@ -86,9 +86,23 @@ interface RunAs {
   launch: string[];
 }
 
+/** What a sandbox runs: a cold check's command under the wrapper, or the holder a warm check comes into. */
+interface Occupant {
+  runAs: RunAs;
+  /** The wrapper's script, and the command it runs. */
+  wrapper: string;
+  command: string;
+  /** Whether bwrap starts in the pids cgroup; the holder's few processes stay out, the warm check joins it. */
+  inCgroup: boolean;
+}
+
 /** The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of the check's. */
-const HOLDER: RunAs = { caps: DROP_ALL_CAPS, launch: [] };
-const HOLD_STILL = 'exec sleep infinity';
+const HOLDER: Occupant = {
+  runAs: { caps: DROP_ALL_CAPS, launch: [] },
+  wrapper: [...LIMITS_THEN_MARKER, 'exec sleep infinity'].join('\n'),
+  command: '',
+  inCgroup: false,
+};
 
 /**
  * A plain `pytest ...` and a Python file take the warm path when they can (see warm-python.ts):
@@ -129,17 +143,17 @@ export async function runInSandbox(
   const zygote = run && (await warmProcess(run, run.mode === 'program' ? env : { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' }).catch(() => undefined));
   signal?.throwIfAborted();
   if (run && zygote) return runWarm(plan, identity.user, run, zygote, files, signal);
-  return runCold(plan, identity, shell, files, signal);
+  return runCold(plan, { runAs: identity, wrapper: WRAPPER, command: shell, inCgroup: true }, files, signal);
 }
 
-/** `command` run by the sandbox's wrapper, its files laid in by bubblewrap. */
-async function runCold(plan: SandboxPlan, runAs: RunAs, command: string, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
-  const { box, cap } = await launch(plan, runAs, command, files);
+/** The check's command run by the sandbox's wrapper, its files laid in by bubblewrap. */
+async function runCold(plan: SandboxPlan, check: Occupant, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
+  const { box, cap } = await launch(plan, check, files);
   const limit = limitRun(box, plan.limits.timeoutMs, signal);
   try {
     const exit = await limit.race(closedOrBwrapError(box, plan));
     const refusedForks = await cap.refusedForks();
-    if (!(await box.started)) throw notStarted(plan, cap, exit, limit.timedOut(), box.output());
+    if (!(await box.started)) throw notStarted(plan, cap.launcher.length > 0, exit, limit.timedOut(), box.output());
     return { exitCode: exit.code, timedOut: limit.timedOut(), output: box.output(), refusedForks };
   } finally {
     limit.stop();
@@ -152,11 +166,11 @@ async function runCold(plan: SandboxPlan, runAs: RunAs, command: string, files: 
 async function runWarm(plan: SandboxPlan, user: SandboxUser, run: WarmRun, zygote: WarmProcess, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
   // Its kind: all that its command line holds (the time limit is kept here, not there).
   const kind = JSON.stringify([plan.bwrap, plan.root, plan.env, plan.limits.memoryMb, plan.limits.maxProcesses, plan.limits.diskMb]);
-  const { box, cap } = await heldSandbox(kind, () => launch(plan, HOLDER, HOLD_STILL, []));
+  const { box, cap } = await heldSandbox(kind, () => launch(plan, HOLDER, []));
   const limit = limitRun(box, plan.limits.timeoutMs, signal);
   let reply: Promise<{ exit?: number; error?: string }> | undefined;
   try {
-    if (!(await limit.race(box.started))) throw notStarted(plan, cap, await closedOrBwrapError(box, plan), limit.timedOut(), box.output());
+    if (!(await limit.race(box.started))) throw notStarted(plan, false, await closedOrBwrapError(box, plan), limit.timedOut(), box.output());
     const request = {
       target: sandboxInit(box.pid),
       stdio: box.pid,
@@ -187,8 +201,9 @@ async function runWarm(plan: SandboxPlan, user: SandboxUser, run: WarmRun, zygot
   }
 }
 
-/** A fresh pids cgroup, and bwrap started in it with `plan`'s root running `command` as `runAs`. */
-async function launch(plan: SandboxPlan, runAs: RunAs, command: string, files: [string, string][]): Promise<CappedSandbox> {
+/** A fresh pids cgroup, and bwrap started with `plan`'s root running `occupant`. */
+async function launch(plan: SandboxPlan, occupant: Occupant, files: [string, string][]): Promise<CappedSandbox> {
+  const { runAs, wrapper, command } = occupant;
   const cap = await capProcesses(plan.limits.maxProcesses);
   const firstWorkFd = FIRST_FILE_FD + plan.root.files.length;
   const diskBytes = String(plan.limits.diskMb * 1024 * 1024);
@@ -213,10 +228,11 @@ async function launch(plan: SandboxPlan, runAs: RunAs, command: string, files: [
     '--die-with-parent', '--new-session',
     ...runAs.caps,
     '--clearenv', ...env,
-    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(plan.limits.memoryMb * 1024), command, cap.rlimit,
+    '--', ...runAs.launch, '/bin/bash', '-c', wrapper, 'evsys-sandbox', String(plan.limits.memoryMb * 1024), command, cap.rlimit,
   ];
+  const launcher = occupant.inCgroup ? cap.launcher : [];
   // The root's made files come in first, then the working directory's.
-  return { box: bootSandbox([...cap.launcher, plan.bwrap, ...args], [...plan.root.files, ...files.map(([, content]) => content)]), cap };
+  return { box: bootSandbox([...launcher, plan.bwrap, ...args], [...plan.root.files, ...files.map(([, content]) => content)]), cap };
 }
 
 /**
@@ -256,10 +272,10 @@ function closedOrBwrapError(box: BootedSandbox, plan: SandboxPlan): Promise<Sand
   });
 }
 
-/** Why a sandbox ended before the marker: never the check's doing. */
-function notStarted(plan: SandboxPlan, cap: ProcessCap, exit: SandboxExit, timedOut: boolean, output: string): VerifierInfraError {
+/** Why a sandbox ended before the marker: never the check's doing. `viaLauncher`: bwrap was started by the cgroup's launcher shell. */
+function notStarted(plan: SandboxPlan, viaLauncher: boolean, exit: SandboxExit, timedOut: boolean, output: string): VerifierInfraError {
   // The launcher's shell exits 127 when it cannot find bwrap to exec.
-  if (exit.code === 127 && cap.launcher.length > 0 && /not found|No such file/.test(output)) return new VerifierInfraError(bwrapMissing(plan.bwrap));
+  if (exit.code === 127 && viaLauncher && /not found|No such file/.test(output)) return new VerifierInfraError(bwrapMissing(plan.bwrap));
   const how = timedOut ? `did not start within ${plan.limits.timeoutMs} ms` : `exited with ${exit.code ?? exit.signal} before the test started`;
   return new VerifierInfraError(`sandbox failed to start: bubblewrap (${plan.bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`);
 }

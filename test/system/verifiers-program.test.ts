@@ -138,6 +138,15 @@ describe.skipIf(lacks('bubblewrap', 'python'))('program: a sandbox of its own fo
     }
     await until(() => processesMentioning(tag).length === 0);
   });
+
+  it('keeps a process with nothing else to do until its checks are done, and not after', () => {
+    const started = Date.now();
+    const run = spawnSync(TSX, [path.join(__dirname, '..', 'helpers', 'sequential-checks.ts')], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('{"passed":10}');
+    // The spares live 30 s when unused: the process ended long before.
+    expect(Date.now() - started).toBeLessThan(25_000);
+  });
 });
 
 describe.skipIf(lacks('bubblewrap', 'python')).concurrent('program: the sandbox’s limits', () => {
