@@ -11,10 +11,11 @@ earlier command and would run with the host's full root. This script is loaded f
 before it enters, imports everything first, reads /etc/passwd as plain text, and executes
 nothing from the sandbox until the drop is done.
 
-It must stay standard-library only, import nothing after entering (an import would read code
-from the sandbox's file system) and stay single-threaded (``setns`` into a mount namespace
-refuses multi-threaded callers), and is started with ``-I -S`` so no site-packages or
-environment variable of the worker can change what runs with those privileges.
+It must stay standard-library only (evsys_privileges, beside its package, is too), import
+nothing after entering (an import would read code from the sandbox's file system) and stay
+single-threaded (``setns`` into a mount namespace refuses multi-threaded callers), and is
+started with ``-I -S`` so no site-packages or environment variable of the worker can change what
+runs with those privileges.
 
 SPEC is the path of a JSON file (deleted once read)::
 
@@ -31,12 +32,17 @@ Exit codes of its own: 126 when the user or the working directory cannot be used
 command cannot be executed, 128+N when the command was killed by signal N.
 """
 
-import ctypes
 import json
 import os
 import stat
 import sys
 from typing import NoReturn
+
+# python/, beside this package, holds the capability code the e2b verifier's warm interpreter
+# shares; -I leaves this script's own folders off sys.path. Appended, so nothing there can stand
+# in for the standard library. Imported here, on the host, before anything enters the sandbox.
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import evsys_privileges  # noqa: E402
 
 # A container's default capabilities (Docker's list) minus CAP_MKNOD: without a device cgroup,
 # a device node made inside could open the host's disks. Numbers from linux/capability.h.
@@ -56,19 +62,7 @@ ROOT_CAPABILITIES = (
     31,  # SETFCAP
 )
 CAP_NET_RAW = 13
-PR_CAPBSET_DROP = 24
-PR_CAP_AMBIENT = 47
-PR_CAP_AMBIENT_CLEAR_ALL = 4
-LINUX_CAPABILITY_VERSION_3 = 0x20080522
 NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes this process's root
-
-
-class CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -112,16 +106,14 @@ def resolve_user(user: str | int | None) -> tuple[int, int, list[int], str]:
     return uid, gid, sorted({gid, *extra}), home
 
 
-def drop_privileges(libc: ctypes.CDLL, last_cap: int, keep: tuple[int, ...], uid: int, gid: int, groups: list[int]) -> None:
-    for cap in range(last_cap + 1):
-        if cap not in keep and libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            fail(126, f"cannot drop capability {cap}: errno {ctypes.get_errno()}")
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    mask = sum(1 << cap for cap in keep)
-    header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
-    data = (CapData * 2)(CapData(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0), CapData(mask >> 32, mask >> 32, 0))
-    if libc.capset(ctypes.byref(header), data) != 0:
-        fail(126, f"cannot set capabilities: errno {ctypes.get_errno()}")
+def drop_privileges(last_cap: int, keep: tuple[int, ...], uid: int, gid: int, groups: list[int]) -> None:
+    # The capabilities first, while CAP_SETPCAP is still there; keep holds CAP_SETUID and CAP_SETGID for the ids.
+    try:
+        evsys_privileges.drop_bounding_set(last_cap, keep)
+        evsys_privileges.clear_ambient()
+        evsys_privileges.set_capabilities(keep)
+    except OSError as e:
+        fail(126, f"cannot drop privileges: {e.strerror}")
     # A non-root uid loses what is left on setresuid (no SECBIT_KEEP_CAPS); root keeps the list.
     os.setgroups(groups)
     os.setresgid(gid, gid, gid)
@@ -133,7 +125,6 @@ def main() -> None:
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
     os.unlink(spec_path)
-    libc = ctypes.CDLL(None, use_errno=True)
     pid = int(spec["pid"])
     # Every handle is taken while this process still sees the host: after the mount namespace
     # switch, /proc is the sandbox's.
@@ -144,8 +135,7 @@ def main() -> None:
         fail(126, f"cannot join the sandbox's cgroup {e.filename}: {e.strerror}")
     keep = ROOT_CAPABILITIES if spec.get("raw_sockets", True) else tuple(c for c in ROOT_CAPABILITIES if c != CAP_NET_RAW)
     root_fd = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
-    with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
-        last_cap = int(f.read())
+    last_cap = evsys_privileges.last_capability()
     for fd in ns_fds:
         os.setns(fd, 0)
         os.close(fd)
@@ -162,7 +152,7 @@ def main() -> None:
             except OSError as e:
                 fail(126, f"cannot join the sandbox's cgroup: {e.strerror}")
         uid, gid, groups, home = resolve_user(spec.get("user"))
-        drop_privileges(libc, last_cap, keep, uid, gid, groups)
+        drop_privileges(last_cap, keep, uid, gid, groups)
         env = {str(k): str(v) for k, v in spec["env"].items()}
         env.setdefault("HOME", home)
         try:

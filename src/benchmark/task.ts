@@ -16,6 +16,16 @@ export const E2bVerifierSchema = z.looseObject({
   test_state_py: z.string().optional(),
 });
 
+/**
+ * A plain-program code check (docs/scoring.md, `program`; verifiers/program.ts): the completion's
+ * code, then `test_program`, run as one Python file in the `e2b` sandbox; exit code 0 passes.
+ * Strict, so a misspelt key is an error instead of a setting silently ignored.
+ */
+export const ProgramVerifierSchema = z.strictObject({
+  kind: z.literal('program'),
+  test_program: z.string().refine((source) => source.trim() !== '', 'must hold the test code: an empty one would pass every completion that runs'),
+});
+
 /** A judge model scores the completion against a rubric (docs/scoring.md, `llm_judge`). */
 export const LlmJudgeVerifierSchema = z.looseObject({
   kind: z.literal('llm_judge'),
@@ -28,6 +38,7 @@ export const LlmJudgeVerifierSchema = z.looseObject({
 export const VerifierSpecSchema = z.discriminatedUnion('kind', [
   InProcessVerifierSchema,
   E2bVerifierSchema,
+  ProgramVerifierSchema,
   LlmJudgeVerifierSchema,
 ]);
 export type VerifierSpec = z.infer<typeof VerifierSpecSchema>;

@@ -1,10 +1,10 @@
-import { constants } from 'node:os';
 import type { VerifierSpec } from '../benchmark/task';
 import { BadInputError } from '../errors';
-import { DEFAULT_SANDBOX, type SandboxOptions, type Verdict, type VerifyContext, VerifierInfraError } from './context';
+import { checkOutput, checkReward, solutionCode } from './code-check';
+import { DEFAULT_SANDBOX, type Verdict, type VerifyContext, VerifierInfraError } from './context';
 import { registerVerifierKindVersion } from './registry';
-import { runInSandbox, type SandboxResult } from './sandbox';
-import { codeBlocks, tailExcerpt } from './text';
+import { runInSandbox } from './sandbox';
+import { tailExcerpt } from './text';
 
 /**
  * Bump when any input's reward changes (see verifierVersion). 2: fork bombs and disk fillers fail at the sandbox's caps.
@@ -14,13 +14,10 @@ const VERSION = 3;
 
 type E2bSpec = Extract<VerifierSpec, { kind: 'e2b' }>;
 
-const PYTHON_FENCES = new Set(['', 'python', 'py', 'python3']);
 /** pytest's exit code when it collected no test: the task's tests are broken, whatever the completion. */
 const PYTEST_NO_TESTS = 5;
 /** bash's exit code for a command it cannot find. */
 const COMMAND_NOT_FOUND = 127;
-/** The bound on the verdict's details.output, so a chatty test cannot bloat the ledger. */
-export const E2B_OUTPUT_CHARS = 4_096;
 
 /**
  * The `e2b` code check, run locally in a bubblewrap sandbox (see sandbox.ts) instead of E2B's
@@ -31,7 +28,7 @@ export const E2B_OUTPUT_CHARS = 4_096;
  *   import or run `solution.py`.
  * - `test_sh` (default `pytest -q test_state.py`) runs there under `bash -c`, as an unprivileged
  *   user, with the host's tools (python3, pytest) on PATH, no network, and the ctx.sandbox limits. A plain `pytest ...`
- *   runs the same tests in the same sandbox from a warm interpreter when it can (warm-pytest.ts).
+ *   runs the same tests in the same sandbox from a warm interpreter when it can (warm-python.ts).
  * - exit code 0 is reward 1; any other exit, the timeout, or a crash (out of memory, a fork
  *   refused at the process cap, a full disk) is 0. The verdict's details.output keeps the last
  *   E2B_OUTPUT_CHARS of stdout and stderr, interleaved, then evsys's notes on how the run ended
@@ -51,12 +48,13 @@ export async function verifyE2b(spec: E2bSpec, completion: string, ctx: VerifyCo
   if (spec.test_state_py !== undefined) files['test_state.py'] = spec.test_state_py;
   const sandbox = ctx.sandbox ?? DEFAULT_SANDBOX;
   const result = await runInSandbox({ files }, spec.test_sh, sandbox, ctx.signal);
-  const output = verdictOutput(result, sandbox);
+  const output = checkOutput(result, sandbox);
   if (result.exitCode === PYTEST_NO_TESTS && /\bpytest\b/.test(spec.test_sh)) {
     throw new BadInputError(
       `e2b: pytest collected no tests (exit code 5) running ${JSON.stringify(spec.test_sh)}: the task's test_state_py ` +
         'must define test functions named test_* (or classes named Test*); HumanEval-style check(candidate) code needs ' +
-        `one that calls it, e.g. "def test_check(): check(<entry_point>)"; output: ${JSON.stringify(tailExcerpt(output, 500))}`,
+        `one that calls it, e.g. "def test_check(): check(<entry_point>)" (or run it with the "program" verifier, ` +
+        `no pytest needed); output: ${JSON.stringify(tailExcerpt(output, 500))}`,
     );
   }
   if (result.exitCode === COMMAND_NOT_FOUND && /: command not found$/m.test(result.output)) {
@@ -67,34 +65,7 @@ export async function verifyE2b(spec: E2bSpec, completion: string, ctx: VerifyCo
         `host's /tmp); output: ${JSON.stringify(tailExcerpt(output, 500))}`,
     );
   }
-  return { reward: result.exitCode === 0 && !result.timedOut ? 1 : 0, details: { output } };
-}
-
-/** The end of the run's output, then how it ended, within E2B_OUTPUT_CHARS. */
-function verdictOutput(result: SandboxResult, sandbox: SandboxOptions): string {
-  const notes: string[] = [];
-  if (result.timedOut) notes.push(`[evsys] timed out after ${sandbox.timeoutMs / 1000} s; the sandbox was killed`);
-  else if (result.exitCode === null) notes.push('[evsys] the sandbox was killed by a signal');
-  else notes.push(`[evsys] exit code ${result.exitCode}${signalName(result.exitCode)}`);
-  if (result.refusedForks > 0) {
-    notes.push(`[evsys] ${result.refusedForks} forks refused at the sandbox's cap of ${sandbox.maxProcesses ?? DEFAULT_SANDBOX.maxProcesses} processes`);
-  }
-  const tail = notes.join('\n');
-  const room = E2B_OUTPUT_CHARS - tail.length - 2;
-  const text = result.output.length > room ? `…${result.output.slice(-(room - 1))}` : result.output;
-  return `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${tail}`;
-}
-
-/** bwrap and bash report a command killed by signal N as exit code 128 + N. */
-function signalName(exitCode: number): string {
-  if (exitCode <= 128) return '';
-  const name = Object.entries(constants.signals).find(([, n]) => n === exitCode - 128)?.[0];
-  return name ? ` (killed by ${name})` : '';
-}
-
-export function solutionCode(completion: string): string {
-  const block = codeBlocks(completion).find((b) => PYTHON_FENCES.has(b.lang));
-  return block ? block.content : completion;
+  return { reward: checkReward(result), details: { output } };
 }
 
 registerVerifierKindVersion('e2b', VERSION);

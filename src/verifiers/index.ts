@@ -4,6 +4,7 @@ import './e2b';
 import './exact-match';
 import './llm-judge';
 import './math-equal';
+import './program';
 import './regex-match';
 import './tool-calls-match';
 
@@ -26,6 +27,6 @@ export {
   type InProcessVerifier,
   type VerifierOptions,
 } from './registry';
-export { E2B_OUTPUT_CHARS } from './e2b';
-export { checkVerifierSpec, extractAnswer, verify } from './verify';
+export { E2B_OUTPUT_CHARS } from './code-check';
+export { checkVerifierSpecs, extractAnswer, verify } from './verify';
 export type { Verdict } from './context';

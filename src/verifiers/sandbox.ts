@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import { existsSync, statSync } from 'node:fs';
 import { BadInputError } from '../errors';
 import { type SandboxOptions, DEFAULT_SANDBOX, VerifierInfraError } from './context';
-import { capProcesses } from './process-cap';
+import { capProcesses, pidsCgroupParent } from './process-cap';
+import { type BootedSandbox, bootSandbox, FIRST_FILE_FD, MARKER_FD, type SandboxExit, sandboxInit } from './sandbox-process';
 import { rootArgs, rootView, SANDBOX_HOSTNAME, type SandboxUser } from './sandbox-root';
+import { type CappedSandbox, heldSandbox } from './spare-sandboxes';
 import { tailExcerpt } from './text';
-import { type WarmProcess, type WarmPytest, warmProcess, warmPytestFor } from './warm-pytest';
+import { onPath, type WarmProcess, type WarmRun, warmProcess, warmProgramFor, warmPytestFor } from './warm-python';
 
 /**
  * Runs a shell command in a throwaway bubblewrap sandbox: a read-only root of its own with only
@@ -42,11 +42,6 @@ export interface SandboxResult {
   refusedForks: number;
 }
 
-const OUTPUT_TAIL_CHARS = 8_192;
-/** The start marker's private descriptor; closed before the command runs, so the command cannot fake or suppress it. */
-const MARKER_FD = 3;
-/** The root's made files, then the working directory's, come in on the descriptors after the marker's, read by bwrap before the command starts. */
-const FIRST_FILE_FD = MARKER_FD + 1;
 /** Variables passed through when the host sets them; PATH and VIRTUAL_ENV as the sandbox's root shows them (sandbox-root.ts). */
 const PASSED_ENV = ['LANG', 'LC_ALL'];
 /** Who owns nothing on the host: a root worker's checks run as this user. */
@@ -61,37 +56,74 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
  * Anything that ends the run before the marker (bwrap's own errors, a refused limit) is
  * infrastructure; everything after it is the command's doing.
  */
-const WRAPPER = [
+const LIMITS_THEN_MARKER = [
   'ulimit -v "$1" && ulimit -c 0 && { [ -z "$3" ] || ulimit -u "$3"; } || exit 125',
   `printf started >&${MARKER_FD}`,
   `exec ${MARKER_FD}>&-`,
-  'exec /bin/bash -c "$2"',
-].join('\n');
+];
+const WRAPPER = [...LIMITS_THEN_MARKER, 'exec /bin/bash -c "$2"'].join('\n');
 
 /**
- * `command` is a bash command line. A plain `pytest ...` takes the warm path when it can (see
- * warm-pytest.ts): the sandbox is made the same way, holds still, and the warm process's child
- * runs the tests in it.
+ * What runs in the sandbox: a bash command line, or a Python file of the working directory, run
+ * as `python3 <file>` runs it (the `python3` on the sandbox's PATH).
+ */
+export type SandboxCommand = string | { pythonFile: string };
+
+type Limits = Required<Pick<SandboxOptions, 'timeoutMs' | 'memoryMb' | 'maxProcesses' | 'diskMb'>>;
+
+/** What a sandbox's command line is made of, but for what runs in it. */
+interface SandboxPlan {
+  bwrap: string;
+  limits: Limits;
+  /** The root's arguments, and the files it makes, piped in from FIRST_FILE_FD on (sandbox-root.ts). */
+  root: { args: string[]; files: string[] };
+  env: Record<string, string>;
+}
+
+/** Who runs what comes in: bwrap's capabilities, and what starts the command (setpriv, or nothing). */
+interface RunAs {
+  caps: string[];
+  launch: string[];
+}
+
+/** What a sandbox runs: a cold check's command under the wrapper, or the holder a warm check comes into. */
+interface Occupant {
+  runAs: RunAs;
+  /** The wrapper's script, and the command it runs. */
+  wrapper: string;
+  command: string;
+  /** Whether bwrap starts in the pids cgroup; the holder's few processes stay out, the warm check joins it. */
+  inCgroup: boolean;
+}
+
+/** The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of the check's. */
+const HOLDER: Occupant = {
+  runAs: { caps: DROP_ALL_CAPS, launch: [] },
+  wrapper: [...LIMITS_THEN_MARKER, 'exec sleep infinity'].join('\n'),
+  command: '',
+  inCgroup: false,
+};
+
+/**
+ * A plain `pytest ...` and a Python file take the warm path when they can (see warm-python.ts):
+ * a sandbox made the same way holds still, and the warm process's child lays the working
+ * directory's files into it and runs the check there. That sandbox is a spare booted before
+ * the check when there is one (spare-sandboxes.ts), used by this check only.
  */
 export async function runInSandbox(
   workdir: SandboxWorkdir,
-  command: string,
+  command: SandboxCommand,
   options: SandboxOptions,
   signal?: AbortSignal,
 ): Promise<SandboxResult> {
   const limits = limitsOf(options);
   signal?.throwIfAborted();
-  const bwrap = options.bwrapPath ?? 'bwrap';
   const files = Object.entries(workdir.files);
   files.forEach(([name]) => checkFileName(name));
   const identity = sandboxIdentity();
   const view = rootView(process.env);
+  const shell = typeof command === 'string' ? command : pythonCommand(command.pythonFile, view.path);
   if (identity.user === NOBODY) checkOpenToOthers(view.pythonFolders);
-  const root = rootArgs(view, identity.user, FIRST_FILE_FD);
-  // The root's made files come in first, then the working directory's.
-  const piped = [...root.files, ...files.map(([, content]) => content)];
-  const firstWorkFd = FIRST_FILE_FD + root.files.length;
-  const cap = await capProcesses(limits.maxProcesses);
   // PATH as the root shows it: a folder the sandbox does not have is not on its PATH.
   const hostEnv: Record<string, string> = { PATH: view.path };
   for (const name of PASSED_ENV) {
@@ -100,26 +132,84 @@ export async function runInSandbox(
   }
   const venv = process.env.VIRTUAL_ENV;
   if (venv !== undefined && view.shows(venv)) hostEnv.VIRTUAL_ENV = venv;
-  const sandboxEnv = { ...hostEnv, HOME: SANDBOX_WORKDIR, TMPDIR: '/tmp', PYTHONDONTWRITEBYTECODE: '1' };
-  const env = Object.entries(sandboxEnv).flatMap(([name, value]) => ['--setenv', name, value]);
-  // Joining a sandbox from outside needs its cgroup (and root); under RLIMIT_NPROC, or when the
-  // warm process cannot start, the same tests run cold.
-  const pytest = cap.procsFile !== undefined ? warmPytestFor(command, view) : undefined;
-  let warm: { pytest: WarmPytest; process: WarmProcess } | undefined;
-  if (pytest) {
-    const zygote = await warmProcess(pytest, { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' }).catch(() => undefined);
-    if (zygote) warm = { pytest, process: zygote };
+  const env = { ...hostEnv, HOME: SANDBOX_WORKDIR, TMPDIR: '/tmp', PYTHONDONTWRITEBYTECODE: '1' };
+  const plan: SandboxPlan = { bwrap: options.bwrapPath ?? 'bwrap', limits, root: rootArgs(view, identity.user, FIRST_FILE_FD), env };
+  // Joining a sandbox from outside needs root, and a pids cgroup to put the check in; anywhere
+  // else, or when the warm process cannot start, the same check runs cold.
+  const warmable = identity.user === NOBODY && pidsCgroupParent() !== undefined;
+  const run = !warmable ? undefined : typeof command === 'string' ? warmPytestFor(command, view) : warmProgramFor(command.pythonFile, view);
+  // A program's interpreter starts as a cold one would in the sandbox (its HOME, say, decides
+  // the user site-packages); pytest's warm-up runs on the host, in the host's TMPDIR.
+  const zygote = run && (await warmProcess(run, run.mode === 'program' ? env : { ...hostEnv, PYTHONDONTWRITEBYTECODE: '1' }).catch(() => undefined));
+  signal?.throwIfAborted();
+  if (run && zygote) return runWarm(plan, identity.user, run, zygote, files, signal);
+  return runCold(plan, { runAs: identity, wrapper: WRAPPER, command: shell, inCgroup: true }, files, signal);
+}
+
+/** The check's command run by the sandbox's wrapper, its files laid in by bubblewrap. */
+async function runCold(plan: SandboxPlan, check: Occupant, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
+  const { box, cap } = await launch(plan, check, files);
+  const limit = limitRun(box, plan.limits.timeoutMs, signal);
+  try {
+    const exit = await limit.race(closedOrBwrapError(box, plan));
+    const refusedForks = await cap.refusedForks();
+    if (!(await box.started)) throw notStarted(plan, cap.launcher.length > 0, exit, limit.timedOut(), box.output());
+    return { exitCode: exit.code, timedOut: limit.timedOut(), output: box.output(), refusedForks };
+  } finally {
+    limit.stop();
+    // After an abort bwrap is still going: its cgroup goes once it has.
+    void box.closed.catch(() => undefined).then(() => cap.release());
   }
-  if (signal?.aborted) {
-    await cap.release();
-    throw signal.reason;
+}
+
+/** The check forked in from the warm process, into a sandbox that holds still. */
+async function runWarm(plan: SandboxPlan, user: SandboxUser, run: WarmRun, zygote: WarmProcess, files: [string, string][], signal?: AbortSignal): Promise<SandboxResult> {
+  // Its kind: all that its command line holds (the time limit is kept here, not there).
+  const kind = JSON.stringify([plan.bwrap, plan.root, plan.env, plan.limits.memoryMb, plan.limits.maxProcesses, plan.limits.diskMb]);
+  const { box, cap } = await heldSandbox(kind, () => launch(plan, HOLDER, []));
+  const limit = limitRun(box, plan.limits.timeoutMs, signal);
+  let reply: Promise<{ exit?: number; error?: string }> | undefined;
+  try {
+    if (!(await limit.race(box.started))) throw notStarted(plan, false, await closedOrBwrapError(box, plan), limit.timedOut(), box.output());
+    const request = {
+      target: sandboxInit(box.pid),
+      stdio: box.pid,
+      cgroupProcs: cap.procsFile!,
+      // What the cold path's bash adds to the environment of the command it runs.
+      env: { ...plan.env, PWD: SANDBOX_WORKDIR, SHLVL: '0', _: run.mode === 'pytest' ? run.script : run.interpreter },
+      memoryKb: plan.limits.memoryMb * 1024,
+      workdir: SANDBOX_WORKDIR,
+      files: Object.fromEntries(files.map(([name, content]) => [name, Buffer.from(content).toString('base64')])),
+      user,
+    };
+    reply = zygote.run(run, request).then((exit) => ({ exit }), (err: Error) => ({ error: err.message }));
+    const { exit, error } = await limit.race(reply);
+    // bwrap only held the sandbox: its end is the check's.
+    box.kill();
+    await limit.race(box.closed);
+    const refusedForks = await cap.refusedForks();
+    // Killed at the time limit before the check could start is a timeout like any other.
+    if (error !== undefined && !limit.timedOut()) {
+      throw new VerifierInfraError(`the warm ${run.mode} could not run the check: ${error}; output: ${JSON.stringify(tailExcerpt(box.output(), 1000))}`);
+    }
+    return { exitCode: limit.timedOut() ? null : (exit ?? null), timedOut: limit.timedOut(), output: box.output(), refusedForks };
+  } finally {
+    limit.stop();
+    box.kill();
+    // The check's joining process sits in the cgroup until it has reported: the cgroup goes after it.
+    void Promise.all([box.closed.catch(() => undefined), reply]).then(() => cap.release());
   }
-  const diskBytes = String(limits.diskMb * 1024 * 1024);
-  // The warm path's sandbox only holds still, as a root with no capabilities that runs nothing of
-  // the check's: its tests come in from outside and become the sandbox's user there (warm-pytest.py).
-  const runAs = warm ? { caps: DROP_ALL_CAPS, launch: [] } : identity;
+}
+
+/** A fresh pids cgroup, and bwrap started with `plan`'s root running `occupant`. */
+async function launch(plan: SandboxPlan, occupant: Occupant, files: [string, string][]): Promise<CappedSandbox> {
+  const { runAs, wrapper, command } = occupant;
+  const cap = await capProcesses(plan.limits.maxProcesses);
+  const firstWorkFd = FIRST_FILE_FD + plan.root.files.length;
+  const diskBytes = String(plan.limits.diskMb * 1024 * 1024);
+  const env = Object.entries(plan.env).flatMap(([name, value]) => ['--setenv', name, value]);
   const args = [
-    ...root.args,
+    ...plan.root.args,
     // tmpfs is RAM that the address-space limit does not count; its size is the disk cap. bwrap's
     // /dev is an unbounded tmpfs: read-only, but for a size-limited /dev/shm (POSIX shared memory).
     // /tmp and /dev/shm are for every user, as on any host; the working directory and its files
@@ -138,107 +228,56 @@ export async function runInSandbox(
     '--die-with-parent', '--new-session',
     ...runAs.caps,
     '--clearenv', ...env,
-    // The warm path's sandbox holds still until it is killed; the tests come in from outside.
-    '--', ...runAs.launch, '/bin/bash', '-c', WRAPPER, 'evsys-sandbox', String(limits.memoryMb * 1024), warm ? 'exec sleep infinity' : command, cap.rlimit,
+    '--', ...runAs.launch, '/bin/bash', '-c', wrapper, 'evsys-sandbox', String(plan.limits.memoryMb * 1024), command, cap.rlimit,
   ];
-  const [program, ...programArgs] = [...cap.launcher, bwrap, ...args];
+  const launcher = occupant.inCgroup ? cap.launcher : [];
+  // The root's made files come in first, then the working directory's.
+  return { box: bootSandbox([...launcher, plan.bwrap, ...args], [...plan.root.files, ...files.map(([, content]) => content)]), cap };
+}
 
-  return new Promise<SandboxResult>((resolve, reject) => {
-    // Its own process group, so the timeout kills bwrap and everything it started at once.
-    const child = spawn(program!, programArgs, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...piped.map(() => 'pipe' as const)],
-    });
-    let output = '';
-    const collect = (chunk: string) => {
-      output = (output + chunk).slice(-OUTPUT_TAIL_CHARS);
+/**
+ * The time limit and the activity's cancellation, either of which kills the sandbox: `race(p)`
+ * rejects with the signal's reason once it aborts.
+ */
+function limitRun(box: BootedSandbox, timeoutMs: number, signal?: AbortSignal) {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    box.kill();
+  }, timeoutMs);
+  let onAbort = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      box.kill();
+      reject(signal!.reason);
     };
-    child.stdout!.setEncoding('utf8').on('data', collect);
-    child.stderr!.setEncoding('utf8').on('data', collect);
-    let started = false;
-    /** The warm run's exit code, or why it could not run; settles once the tests' process is gone. */
-    let warmRun: Promise<{ exit?: number; error?: string }> | undefined;
-    (child.stdio[MARKER_FD] as Readable).on('data', () => {
-      started = true;
-      if (!warm || warmRun) return;
-      const { pytest, process: zygote } = warm;
-      warmRun = (async () => {
-        const request = {
-          target: sandboxInit(child.pid!),
-          stdio: child.pid!,
-          cgroupProcs: cap.procsFile!,
-          env: sandboxEnv,
-          memoryKb: limits.memoryMb * 1024,
-          workdir: SANDBOX_WORKDIR,
-          user: identity.user,
-        };
-        return zygote.run(pytest, request);
-      })()
-        .then((exit) => ({ exit }), (err: Error) => ({ error: err.message }))
-        .finally(kill);
-    });
-    piped.forEach((content, i) => {
-      const pipe = child.stdio[FIRST_FILE_FD + i] as Writable;
-      // bwrap may die before reading it; that failure is reported from its exit, not from the write.
-      pipe.on('error', () => undefined);
-      pipe.end(content);
-    });
-
-    let timedOut = false;
-    let settled = false;
-    const kill = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, limits.timeoutMs);
-    const onAbort = () => {
-      kill();
-      finish(() => reject(signal!.reason));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
+  });
+  aborted.catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  return {
+    timedOut: () => timedOut,
+    race: <T>(work: Promise<T>): Promise<T> => Promise.race([work, aborted]),
+    stop() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      settle();
-    };
+    },
+  };
+}
 
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      void cap.release();
-      finish(() => reject(new VerifierInfraError(err.code === 'ENOENT' ? bwrapMissing(bwrap) : `cannot run bubblewrap (${bwrap}): ${err.message}`)));
-    });
-    child.on('close', async (code, killSignal) => {
-      // The warm run's joining process sits in the cgroup until it has reported: release after it.
-      const warmResult = await warmRun;
-      const refusedForks = await cap.refusedForks();
-      await cap.release();
-      if (!started) {
-        // The launcher's shell exits 127 when it cannot find bwrap to exec.
-        if (code === 127 && cap.launcher.length > 0 && /not found|No such file/.test(output)) {
-          finish(() => reject(new VerifierInfraError(bwrapMissing(bwrap))));
-          return;
-        }
-        const how = timedOut ? `did not start within ${limits.timeoutMs} ms` : `exited with ${code ?? killSignal} before the test started`;
-        finish(() => reject(new VerifierInfraError(`sandbox failed to start: bubblewrap (${bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
-        return;
-      }
-      // Killed at the time limit before the tests could start is a timeout like any other.
-      if (warmResult?.error !== undefined && !timedOut) {
-        finish(() => reject(new VerifierInfraError(`warm pytest could not run the tests: ${warmResult.error}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`)));
-        return;
-      }
-      // bwrap itself was killed once the tests ended: their exit code is the warm run's.
-      const exitCode = warmResult ? (timedOut ? null : (warmResult.exit ?? null)) : code;
-      finish(() => resolve({ exitCode, timedOut, output, refusedForks }));
-    });
+/** How bwrap ended; an infrastructure error when it could not be run at all. */
+function closedOrBwrapError(box: BootedSandbox, plan: SandboxPlan): Promise<SandboxExit> {
+  return box.closed.catch((err: NodeJS.ErrnoException) => {
+    throw new VerifierInfraError(err.code === 'ENOENT' ? bwrapMissing(plan.bwrap) : `cannot run bubblewrap (${plan.bwrap}): ${err.message}`);
   });
+}
+
+/** Why a sandbox ended before the marker: never the check's doing. `viaLauncher`: bwrap was started by the cgroup's launcher shell. */
+function notStarted(plan: SandboxPlan, viaLauncher: boolean, exit: SandboxExit, timedOut: boolean, output: string): VerifierInfraError {
+  // The launcher's shell exits 127 when it cannot find bwrap to exec.
+  if (exit.code === 127 && viaLauncher && /not found|No such file/.test(output)) return new VerifierInfraError(bwrapMissing(plan.bwrap));
+  const how = timedOut ? `did not start within ${plan.limits.timeoutMs} ms` : `exited with ${exit.code ?? exit.signal} before the test started`;
+  return new VerifierInfraError(`sandbox failed to start: bubblewrap (${plan.bwrap}) ${how}; output: ${JSON.stringify(tailExcerpt(output, 1000))}`);
 }
 
 /**
@@ -277,9 +316,27 @@ function checkOpenToOthers(folders: string[]): void {
   }
 }
 
-/** The host pid of bubblewrap's only child: the sandbox's init, in every namespace of the sandbox. */
-function sandboxInit(bwrapPid: number): number {
-  return Number(readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').trim().split(' ')[0]);
+/** `python3 <file>` for bash, once `python3` is known to be on the sandbox's PATH (sandboxPython3). */
+function pythonCommand(file: string, sandboxPath: string): string {
+  checkFileName(file);
+  sandboxPython3(sandboxPath);
+  return `python3 ${file}`;
+}
+
+/**
+ * The `python3` the sandbox's PATH finds (by default the PATH a sandbox started now would have). A
+ * missing one is this machine's lack, a VerifierInfraError told apart here, on the host: never
+ * from what a program in the sandbox prints, which it could fake.
+ */
+export function sandboxPython3(sandboxPath = rootView(process.env).path): string {
+  const python3 = onPath('python3', sandboxPath);
+  if (python3 === undefined) {
+    throw new VerifierInfraError(
+      `no python3 on the sandbox's PATH (${sandboxPath}): the sandbox shows only /usr and the Python venvs and ` +
+        "interpreters on the worker's PATH (not a pyenv shim, nor anything under the host's /tmp); put one there",
+    );
+  }
+  return python3;
 }
 
 function bwrapMissing(bwrap: string): string {
@@ -293,7 +350,7 @@ function checkFileName(name: string): string {
 }
 
 /** The options with their defaults, each checked: a zero or NaN limit would make every run fail in a way that looks like the code's. */
-function limitsOf(options: SandboxOptions): Required<Pick<SandboxOptions, 'timeoutMs' | 'memoryMb' | 'maxProcesses' | 'diskMb'>> {
+function limitsOf(options: SandboxOptions): Limits {
   const limits = {
     timeoutMs: options.timeoutMs,
     memoryMb: options.memoryMb,

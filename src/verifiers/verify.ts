@@ -3,6 +3,7 @@ import { BadInputError } from '../errors';
 import type { Verdict, VerifyContext } from './context';
 import { verifyE2b } from './e2b';
 import { verifyLlmJudge } from './llm-judge';
+import { checkTestPrograms, verifyProgram } from './program';
 import { getAnswerExtractor, getVerifier } from './registry';
 
 /** A verifier's judgement of one completion: the reward, and what it saw that a person may want (a test run's output). */
@@ -19,19 +20,30 @@ export async function verify(spec: VerifierSpec, completion: string, ctx: Verify
       return { reward: finiteReward(spec.fn_name, getVerifier(spec.fn_name)(completion, spec.expected, spec.params)) };
     case 'e2b':
       return verifyE2b(spec, completion, ctx);
+    case 'program':
+      return verifyProgram(spec, completion, ctx);
     case 'llm_judge':
       return { reward: finiteReward('llm_judge', await verifyLlmJudge(spec, completion, ctx)) };
   }
 }
 
 /**
- * Checks a task's verifier before any sampling, so a typo on line 60 stops the eval before the
- * first request instead of after the first 59 tasks: the kind, the registered name, and the
- * task's `expected` and `params`. In-process verifiers are pure, so their inputs are checked by
- * scoring an empty completion once: a verifier that rejects its inputs does so then.
- * `where` (file:line: task id) prefixes the error; `eval_` says what the eval provides.
+ * Checks the tasks' verifiers before any sampling, so a typo on line 60 stops the eval before the
+ * first request instead of after the first 59 tasks: each one's own checks (checkVerifierSpec),
+ * then, in one Python, whether the program tasks' test programs compile.
  */
-export function checkVerifierSpec(spec: VerifierSpec, where: string, eval_: { judge: boolean }): void {
+export function checkVerifierSpecs(tasks: { spec: VerifierSpec; where: string }[], eval_: { judge: boolean }): void {
+  for (const { spec, where } of tasks) checkVerifierSpec(spec, where, eval_);
+  checkTestPrograms(tasks.flatMap(({ spec, where }) => (spec.kind === 'program' ? [{ testProgram: spec.test_program, where }] : [])));
+}
+
+/**
+ * One task's verifier: the kind, the registered name, and the task's `expected` and `params`.
+ * In-process verifiers are pure, so their inputs are checked by scoring an empty completion
+ * once: a verifier that rejects its inputs does so then. `where` (file:line: task id) prefixes
+ * the error; `eval_` says what the eval provides.
+ */
+function checkVerifierSpec(spec: VerifierSpec, where: string, eval_: { judge: boolean }): void {
   try {
     if (spec.kind === 'in_process') getVerifier(spec.fn_name)('', spec.expected, spec.params);
     if (spec.kind === 'llm_judge' && !eval_.judge) throw new BadInputError('llm_judge needs the eval\'s `judge` config (an OpenAI-compatible endpoint like `sampler`)');

@@ -14,7 +14,8 @@ import { lacks } from '../helpers/requires';
 import { testBundle } from '../helpers/temporal';
 
 /**
- * What a hostile completion's code check reaches, through a whole eval: an `evsys worker`
+ * What a hostile completion's code check (e2b's cold and warm paths, and the program verifier's)
+ * reaches, through a whole eval: an `evsys worker`
  * process (root, as the test setup runs) in a project folder of its own, which holds what a
  * worker's folder holds (a .env, the ledger, Temporal's SQLite file, another eval's trial
  * folder), scores a benchmark whose answers try to read those, a file in /root, /etc/shadow and
@@ -70,7 +71,7 @@ function probe(temporalPort: number, hostAddresses: string[]): string {
   ].join('\n');
 }
 
-describe.skipIf(lacks('bubblewrap', 'python'))('e2b: a hostile check reaches none of the worker’s host', () => {
+describe.skipIf(lacks('bubblewrap', 'python'))('e2b and program: a hostile check reaches none of the worker’s host', () => {
   beforeAll(async () => {
     project = mkdtempSync(path.join('/var/tmp', 'evsys-e2b-confined-'));
     cleanups.push(() => rmSync(project, { recursive: true, force: true }));
@@ -153,6 +154,8 @@ describe.skipIf(lacks('bubblewrap', 'python'))('e2b: a hostile check reaches non
         verifier: { kind: 'e2b', test_sh: 'pytest -q --tb=line test_state.py', test_state_py: 'import runpy\n\ndef test_probe():\n    runpy.run_path("solution.py")\n' },
         metadata: { reference_answer: answer },
       },
+      // The program verifier's check, forked warm into the sandbox: the probe, then a test program it never reaches.
+      { task_id: 'probe-program', instruction: 'Probe, as a program.', verifier: { kind: 'program', test_program: 'pass' }, metadata: { reference_answer: answer } },
     ];
     mkdirSync(path.join(project, 'bench'));
     writeFileSync(path.join(project, 'bench', 'tasks.jsonl'), tasks.map((t) => JSON.stringify(t)).join('\n') + '\n');
@@ -162,12 +165,12 @@ describe.skipIf(lacks('bubblewrap', 'python'))('e2b: a hostile check reaches non
     );
     const run = await runEvsys(['eval', 'eval.yaml', '--json'], project, { TEMPORAL_ADDRESS: server.address, EVSYS_TASK_QUEUE: `confined-${process.pid}` });
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ mean_reward: 0, n_tasks: 2, n_errored_samples: 0 });
+    expect(JSON.parse(run.stdout)).toMatchObject({ mean_reward: 0, n_tasks: 3, n_errored_samples: 0 });
 
     const ledger = new Database(targets.ledger!, { readonly: true });
     const rows = ledger.prepare("SELECT task_id, details FROM samples WHERE task_id LIKE 'probe-%' ORDER BY task_id").all() as { task_id: string; details: string }[];
     ledger.close();
-    expect(rows.map((r) => r.task_id)).toEqual(['probe-cold', 'probe-warm']);
+    expect(rows.map((r) => r.task_id)).toEqual(['probe-cold', 'probe-program', 'probe-warm']);
     for (const { task_id, details } of rows) {
       const output = JSON.parse(details).output as string;
       const line = (name: string) => output.split('\n').find((l) => l.startsWith(`${name} `));
@@ -178,7 +181,7 @@ describe.skipIf(lacks('bubblewrap', 'python'))('e2b: a hostile check reaches non
       // The worker's Temporal port: refused on the sandbox's own loopback, no route to the host's other addresses.
       expect(line('dial'), `${task_id}: ${output}`).toMatch(new RegExp(`^dial ${temporalPort} \\['ECONNREFUSED'(, '(ENETUNREACH|EADDRNOTAVAIL)')*\\]$`));
       expect(output).toContain('loopback ports open: []');
-      expect(output).toContain(`parent outside the sandbox: ${task_id === 'probe-warm' ? 'True' : 'False'}`);
+      expect(output).toContain(`parent outside the sandbox: ${task_id === 'probe-cold' ? 'False' : 'True'}`);
     }
     expect(listener.connections).toBe(1);
 

@@ -99,8 +99,10 @@ describe('evsys installed from its tarball into a fresh npm project', () => {
     expect(existsSync(path.join(root, 'dist', 'index.d.ts'))).toBe(true);
     expect(existsSync(path.join(root, 'dist', 'index.js.map'))).toBe(true);
     expect(existsSync(path.join(root, 'src'))).toBe(false);
-    // The Python the package runs: the e2b verifier's warm pytest, the harbor engine's bridge, environment and agent.
-    for (const file of ['warm-pytest.py', 'requirements-harbor.txt', 'evsys_harbor/bridge.py', 'evsys_harbor/bwrap_environment.py', 'evsys_harbor/single_turn_agent.py']) {
+    // The Python the package runs: the code checks' warm interpreter, the harbor engine's bridge, environment, agent and
+    // command runner, and the capability code the first and the last share.
+    const python = ['warm-python.py', 'evsys_privileges.py', 'requirements-harbor.txt', 'evsys_harbor/bridge.py', 'evsys_harbor/bwrap_environment.py', 'evsys_harbor/single_turn_agent.py', 'evsys_harbor/sandbox_enter.py'];
+    for (const file of python) {
       expect(existsSync(path.join(root, 'python', file)), file).toBe(true);
     }
     expect(existsSync(path.join(root, 'python', 'tests'))).toBe(false);

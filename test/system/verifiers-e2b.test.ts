@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import type { VerifierSpec } from '../../src/benchmark/task';
 import { capProcesses } from '../../src/verifiers/process-cap';
 import { BadInputError } from '../../src/errors';
 import { DEFAULT_SANDBOX, E2B_OUTPUT_CHARS, type SandboxOptions, VerifierInfraError, verify } from '../../src/verifiers';
+import { processesMentioning, until } from '../helpers/host-processes';
 import { lacks } from '../helpers/requires';
 
 // These run the real sandbox: they need bubblewrap and pytest on PATH, which the test setup
@@ -17,7 +18,7 @@ import { lacks } from '../helpers/requires';
 
 const SANDBOX: SandboxOptions = { timeoutMs: 10_000, memoryMb: 1024 };
 
-// The warm path (warm-pytest.ts) needs a `pytest` whose #! names a Python, not a pyenv shim:
+// The warm path (warm-python.ts) needs a `pytest` whose #! names a Python, not a pyenv shim:
 // the scripts folder of the first python3 (the project venv's bin) comes first, so every
 // `pytest` test_sh here runs warm; `python3 solution.py` and `exec pytest ...` run cold.
 const PYTHON_SCRIPTS = spawnSync('python3', ['-c', 'import sysconfig; print(sysconfig.get_path("scripts"))'], { encoding: 'utf8' }).stdout.trim();
@@ -177,10 +178,18 @@ interface Look {
   missing_on_path: string[];
 }
 
-/** The check's view on the cold path (`python3 solution.py`) or the warm one (`pytest -s`, uncaptured, forked from the warm process). */
-async function look(path: 'cold' | 'warm'): Promise<Look> {
-  const spec = path === 'cold' ? scriptSpec() : { ...warmSpec(LOOK), test_sh: 'pytest -q -s test_state.py' };
-  const { reward: score, output } = await verdict(spec, path === 'cold' ? python(`import os\n${LOOK}`) : '', { sandbox: SANDBOX });
+/**
+ * The check's view on the cold path (`python3 solution.py`), the warm one (`pytest -s`, uncaptured,
+ * forked from the warm process), or the program verifier's (a warm `python3 program.py` that
+ * first checks it runs warm: its parent is outside the sandbox).
+ */
+async function look(path: 'cold' | 'warm' | 'program'): Promise<Look> {
+  const specs: Record<typeof path, [VerifierSpec, string]> = {
+    cold: [scriptSpec(), python(`import os\n${LOOK}`)],
+    warm: [{ ...warmSpec(LOOK), test_sh: 'pytest -q -s test_state.py' }, ''],
+    program: [{ kind: 'program', test_program: `assert os.getppid() == 0, "not the warm path"\n${LOOK}` }, 'import os'],
+  };
+  const { reward: score, output } = await verdict(...specs[path], { sandbox: SANDBOX });
   expect(score, output).toBe(1);
   return JSON.parse(/^(?:test_state\.py )?LOOK (.*)$/m.exec(output)![1]!) as Look;
 }
@@ -188,7 +197,7 @@ async function look(path: 'cold' | 'warm'): Promise<Look> {
 /** First folder of an absolute path: `/work` of `/work/x/.venv`. */
 const topFolder = (path: string) => path.split('/')[1]!;
 
-describe.skipIf(lacks('bubblewrap', 'python')).concurrent.each(['cold', 'warm'] as const)('e2b: what a check sees, %s', (path) => {
+describe.skipIf(lacks('bubblewrap', 'python')).concurrent.each(['cold', 'warm', 'program'] as const)('e2b and program: what a check sees, %s', (path) => {
   it('a root made for it: the system folders, its Python, a few files of /etc, an empty /root and /home', async () => {
     const seen = await look(path);
     const system = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
@@ -509,19 +518,6 @@ describe.concurrent('e2b: a sandbox that cannot start is an infrastructure error
   });
 });
 
-/** Host processes whose command line contains `text` (sandboxed ones included: the host sees every PID namespace). */
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (args.includes(text)) found.push(`${pid}: ${args}`);
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return found;
-}
 
 /** A TCP server on the host's loopback that counts the connections it gets; closed when the test finishes. */
 async function loopbackServer(onTestFinished: (fn: () => Promise<void>) => void): Promise<{ port: number; connections(): number }> {
@@ -545,12 +541,4 @@ function watchPeak(count: () => number): { stop(): number } {
       return Math.max(most, count());
     },
   };
-}
-
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

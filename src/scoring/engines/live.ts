@@ -2,7 +2,7 @@ import type { Task } from '../../benchmark/task';
 import { taskPrompt } from '../../chat/prompt';
 import { splitThinking } from '../../chat/thinking';
 import { LIVE_ENGINE } from '../../config/evaluator';
-import { checkVerifierSpec, extractAnswer, verifierVersionOf, verify } from '../../verifiers';
+import { checkVerifierSpecs, extractAnswer, verifierVersionOf, verify } from '../../verifiers';
 import type { Engine, SampleJob, ScoredSample } from '../engine';
 import { promptSettings } from '../plan';
 import { registerEngine } from '../engine-registry';
@@ -29,9 +29,8 @@ export const liveEngine: Engine<Task> = {
   name: LIVE_ENGINE,
   benchmarkKind: tasksKind,
   checkTasks(benchmark, evaluator) {
-    for (const [i, task] of benchmark.tasks.entries()) {
-      checkVerifierSpec(task.verifier, `${benchmark.locations[i]}: task ${task.task_id}`, { judge: Boolean(evaluator.judge) });
-    }
+    const tasks = benchmark.tasks.map((task, i) => ({ spec: task.verifier, where: `${benchmark.locations[i]}: task ${task.task_id}` }));
+    checkVerifierSpecs(tasks, { judge: Boolean(evaluator.judge) });
   },
   stampFields: () => ({}),
   verifierVersion: (task) => verifierVersionOf(task.verifier),
