@@ -7,23 +7,13 @@ type Evaluator = ParsedEvaluateBenchmarkInput['evaluator'];
 type CarriedProgress = Pick<EvalProgress, 'tasks_done' | 'tasks_failed' | 'samples_done' | 'samples_passed' | 'samples_errored'>;
 
 /**
- * How far beyond n_concurrent an eval schedules tasks, so that they wait on a worker instead of
- * behind a Temporal round trip when a slot frees. An eval keeps the window it started with:
- * evals started before a change replay with the schedule they had.
- * - `half the cap`: on the embedded worker (eager dispatch), at n_concurrent 64 and 200 ms
- *   requests, efficiency went 0.77 -> 0.91 with a quarter and 0.94 with half; the whole cap gave
- *   no more (bench/efficiency.ts).
- * - `the whole cap`: an `evsys worker` on a server without eager dispatch waits 35-40 ms (median)
- *   for each activity task; the whole cap took a first eval 0.78 -> 0.83-0.85 and later ones
- *   0.85-0.88 -> 0.89-0.90 (bench/fleet.ts, BENCHMARKS.md).
+ * Sample slots scheduled beyond n_concurrent: tasks that wait on the worker instead of behind a
+ * Temporal round trip when a slot frees: half the cap, at least one task's worth. At
+ * n_concurrent 64 and 200 ms requests, efficiency went 0.77 -> 0.91 with a quarter and 0.94
+ * with half; the whole cap gave no more (bench/efficiency.ts).
  */
-export type ScheduleAhead = 'none' | 'half the cap' | 'the whole cap';
-
-function slotsAhead(evaluator: Evaluator, ahead: ScheduleAhead): number {
-  if (ahead === 'none') return 0;
-  const window = ahead === 'half the cap' ? Math.ceil(evaluator.n_concurrent / 2) : evaluator.n_concurrent;
-  // At least one task's worth, so a task with more samples than the window still starts ahead.
-  return Math.max(evaluator.num_samples, window);
+function slotsAhead(evaluator: Evaluator): number {
+  return Math.max(evaluator.num_samples, Math.ceil(evaluator.n_concurrent / 2));
 }
 
 /**
@@ -45,7 +35,8 @@ export class EvalState {
   constructor(
     private readonly evaluator: Evaluator,
     carried: CarriedProgress | undefined,
-    scheduleAhead: ScheduleAhead,
+    /** Evals started before tasks were scheduled ahead replay with the exact schedule they had. */
+    scheduleAhead: boolean,
   ) {
     this.progress = {
       phase: 'loading',
@@ -58,7 +49,7 @@ export class EvalState {
       samples_in_flight: 0,
       ...carried,
     };
-    this.slots = new RequestSlots(evaluator.n_concurrent + slotsAhead(evaluator, scheduleAhead));
+    this.slots = new RequestSlots(evaluator.n_concurrent + (scheduleAhead ? slotsAhead(evaluator) : 0));
   }
 
   /** The `progress` query's answer: tasks waiting on a worker beyond n_concurrent are not in flight. */

@@ -20,7 +20,7 @@ import { benchmarkRefLabel, engineOptionsOf, splitOfTags, uploadProblem } from '
 import { BAD_INPUT_ERROR_TYPE, FATAL_ERROR_TYPES } from '../errors';
 import type { SamplerHealthReport } from '../sampler/client';
 import type { EvalPlan } from '../scoring/plan';
-import { EvalState, type ScheduleAhead } from './eval-state';
+import { EvalState } from './eval-state';
 import {
   EvaluateBenchmarkInputSchema,
   type EvalProgress,
@@ -43,7 +43,6 @@ export const taskSelectionQuery = defineQuery<TaskSelection>('taskSelection');
 export const samplerHealthSignal = defineSignal<[SamplerHealthReport]>('samplerHealth');
 
 const SCHEDULE_AHEAD_PATCH = 'schedule-ahead';
-const SCHEDULE_AHEAD_WHOLE_CAP_PATCH = 'schedule-ahead-whole-cap';
 /** Evals started before `store` without `run_id` was refused skipped their upload: on replay they still do. */
 const STORE_NEEDS_RUN_ID_PATCH = 'store-needs-run-id';
 
@@ -86,7 +85,7 @@ export async function evaluateBenchmark(rawInput: EvaluateBenchmarkInput): Promi
   const { evaluator } = input;
   refuseSilentUpload(evaluator);
   const source = benchmarkSourceOf(evaluator);
-  const state = new EvalState(evaluator, input.resume?.progress, scheduleAhead());
+  const state = new EvalState(evaluator, input.resume?.progress, patched(SCHEDULE_AHEAD_PATCH));
   setHandler(progressQuery, () => state.snapshot());
   setHandler(taskSelectionQuery, () => state.selection);
   setHandler(samplerHealthSignal, (report) => {
@@ -149,12 +148,6 @@ function parseInput(raw: EvaluateBenchmarkInput): ParsedEvaluateBenchmarkInput {
     `invalid workflow input at ${issue.path.join('.') || '(top level)'}: ${issue.message}`,
     BAD_INPUT_ERROR_TYPE,
   );
-}
-
-/** The schedule-ahead window this eval started with (eval-state.ts), asked in the order the patches came. */
-function scheduleAhead(): ScheduleAhead {
-  if (!patched(SCHEDULE_AHEAD_PATCH)) return 'none';
-  return patched(SCHEDULE_AHEAD_WHOLE_CAP_PATCH) ? 'the whole cap' : 'half the cap';
 }
 
 /** A caller that is not evsys's own (a Python client, the `temporal` CLI) gets the check the CLI and Evaluations make. */
