@@ -20,6 +20,7 @@ import { freePort } from '../src/temporal/ports';
 import { startPostgres } from '../testkit/postgres';
 import { EVSYS_BIN, startWorkerProcess, type WorkerProcess } from '../testkit/processes';
 import { startTemporalServer } from '../testkit/temporal-server';
+import { buildTemporalServer, temporalServerBuilt } from '../testkit/temporal-server-build';
 import { cpuSeconds, evalInput, formatHistorySummary, historySummary, loadLine, runPlain, writeBenchmark } from './common';
 import { startFastModelServer } from './fast-model-server';
 
@@ -74,6 +75,8 @@ async function untunedDevServer(dir: string): Promise<Cluster> {
 
 /** The self-hosted server of the production-cluster tests, on a PostgreSQL of its own, with a fresh namespace. */
 async function selfHostedServer(): Promise<Cluster> {
+  // Built once, as the tests' setup does (minutes the first time), then kept in .tools/.
+  if (!temporalServerBuilt()) await buildTemporalServer();
   const postgres = await startPostgres({ maxConnections: 200 });
   const server = await startTemporalServer({ postgres });
   await server.createNamespace('bench');
