@@ -8,8 +8,9 @@
 // Efficiency = limit / the eval's own duration (its history's first to last event: what the
 // workers and the server cost, without the CLI process's start); the CLI's wall is printed beside.
 // EVSYS_BENCH_WORKER_NODE_ARGS gives the workers' node flags, space-separated (a heap cap, --cpu-prof).
-// EVSYS_BENCH_DEV_SERVER_ARGS gives the dev server flags an operator might add, space-separated
-// (`--dynamic-config-value key=value`): the figures without it are the untuned server's.
+// EVSYS_BENCH_SERVER_CONFIG gives the server dynamic config an operator might set, space-separated
+// key=value pairs (JSON values), for either server: `history.transferProcessorMaxPollRPS=200`.
+// The figures without it are the untuned server's.
 // Run: npx tsx bench/fleet.ts [tasks=2000] [samples=1] [latencyMs=200] [concurrency=64] [workers=1] [evals=3] [--server dev|self-hosted] [--no-plain]
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,8 @@ export interface FleetOptions {
   workers: number;
   evals: number;
   server: 'dev' | 'self-hosted';
+  /** The operator's dynamic config (key -> value); empty = the server's defaults. */
+  serverConfig: Record<string, unknown>;
   plain: boolean;
   log: (line: string) => void;
 }
@@ -47,13 +50,13 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-/** `temporal server start-dev` exactly as a person starts it: no tuning flags, histories in memory. */
-async function untunedDevServer(dir: string): Promise<Cluster> {
+/** `temporal server start-dev` exactly as a person starts it: no tuning flags but the operator's `serverConfig`, histories in memory. */
+async function devServer(dir: string, serverConfig: Record<string, unknown>): Promise<Cluster> {
   const executable = resolveTemporalExecutable();
   if (executable.type !== 'existing-path') throw new Error('no Temporal CLI: run npm ci');
   const [port, uiPort] = [await freePort(), await freePort()];
   const log = openSync(path.join(dir, 'temporal.log'), 'a');
-  const child = spawn(executable.path, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn', ...(process.env.EVSYS_BENCH_DEV_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])], { stdio: ['ignore', log, log] });
+  const child = spawn(executable.path, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn', ...Object.entries(serverConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`])], { stdio: ['ignore', log, log] });
   closeSync(log);
   const target = localTarget(`127.0.0.1:${port}`, 'an untuned dev server');
   for (const started = Date.now(); ; ) {
@@ -76,11 +79,11 @@ async function untunedDevServer(dir: string): Promise<Cluster> {
 }
 
 /** The self-hosted server of the production-cluster tests, on a PostgreSQL of its own, with a fresh namespace. */
-async function selfHostedServer(): Promise<Cluster> {
+async function selfHostedServer(serverConfig: Record<string, unknown>): Promise<Cluster> {
   // Built once, as the tests' setup does (minutes the first time), then kept in .tools/.
   if (!temporalServerBuilt()) await buildTemporalServer();
   const postgres = await startPostgres({ maxConnections: 200 });
-  const server = await startTemporalServer({ postgres });
+  const server = await startTemporalServer({ postgres, dynamicConfig: serverConfig });
   await server.createNamespace('bench');
   const pgrep = async (...args: string[]) => (await run('pgrep', args).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean).map(Number);
   const temporalPids = await pgrep('-f', `--root ${path.dirname(server.logFile)} `);
@@ -121,7 +124,7 @@ function processCpuSeconds(pid: number): number {
 
 export async function runFleet(opts: FleetOptions): Promise<void> {
   const { dir, tasks } = await writeBenchmark(opts.tasks, 'evsys-fleet-');
-  const cluster = opts.server === 'dev' ? await untunedDevServer(dir) : await selfHostedServer();
+  const cluster = opts.server === 'dev' ? await devServer(dir, opts.serverConfig) : await selfHostedServer(opts.serverConfig);
   const model = await startFastModelServer(opts.latencyMs);
   const env = { TEMPORAL_ADDRESS: cluster.target.address, TEMPORAL_NAMESPACE: cluster.target.namespace, EVSYS_TASK_QUEUE: 'fleet' };
   const workers: WorkerProcess[] = [];
@@ -185,9 +188,16 @@ if (require.main === module) {
   const serverAt = process.argv.indexOf('--server');
   const server = serverAt > 0 && process.argv[serverAt + 1] === 'self-hosted' ? 'self-hosted' : 'dev';
   const plain = !process.argv.includes('--no-plain');
-  console.log(`command: npx tsx bench/fleet.ts ${tasks} ${samples} ${latencyMs} ${concurrency} ${workers} ${evals} --server ${server}${plain ? '' : ' --no-plain'}`);
-  console.log(`${tasks} tasks x ${samples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}, ${workers} evsys worker process(es), ${server === 'dev' ? 'an untuned `temporal server start-dev`' : 'go.temporal.io/server on PostgreSQL'}; ${loadLine()}`);
-  runFleet({ tasks, samples, latencyMs, concurrency, workers, evals, server, plain, log: (line) => console.log(line) })
+  const serverConfig = Object.fromEntries(
+    (process.env.EVSYS_BENCH_SERVER_CONFIG ?? '').split(' ').filter(Boolean).map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown];
+    }),
+  );
+  const configured = Object.keys(serverConfig).length > 0 ? `EVSYS_BENCH_SERVER_CONFIG='${process.env.EVSYS_BENCH_SERVER_CONFIG}' ` : '';
+  console.log(`command: ${configured}npx tsx bench/fleet.ts ${tasks} ${samples} ${latencyMs} ${concurrency} ${workers} ${evals} --server ${server}${plain ? '' : ' --no-plain'}`);
+  console.log(`${tasks} tasks x ${samples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}, ${workers} evsys worker process(es), ${server === 'dev' ? '`temporal server start-dev`' : 'go.temporal.io/server on PostgreSQL'}${configured ? ' with the dynamic config given' : ', untuned'}; ${loadLine()}`);
+  runFleet({ tasks, samples, latencyMs, concurrency, workers, evals, server, serverConfig, plain, log: (line) => console.log(line) })
     .then(() => process.exit(0))
     .catch((err) => {
       console.error(err);

@@ -33,6 +33,8 @@ export interface TemporalServerOptions {
   jwksUrl?: string;
   /** How the harness itself connects (to wait for the server, to create namespaces): a secured server's admin credentials. */
   operator?: Pick<ConnectionOptions, 'tls' | 'apiKey'>;
+  /** Dynamic config an operator sets (key -> value, for every namespace); none = the production defaults. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 export interface TemporalServer {
@@ -66,7 +68,8 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   const ports = await freePorts(11);
   const address = `127.0.0.1:${ports[0]}`;
   mkdirSync(path.join(dir, 'config', 'dynamicconfig'), { recursive: true });
-  writeFileSync(path.join(dir, 'config', 'dynamicconfig', 'empty.yaml'), '{}\n');
+  const dynamicConfig = Object.fromEntries(Object.entries(opts.dynamicConfig ?? {}).map(([key, value]) => [key, [{ value }]]));
+  writeFileSync(path.join(dir, 'config', 'dynamicconfig', 'dynamic.yaml'), stringify(dynamicConfig));
   writeFileSync(path.join(dir, 'config', 'development.yaml'), stringify(serverConfig(opts, persistence, visibility, ports)));
   const logFile = noteLogFile(path.join(dir, 'temporal-server.log'));
   const operator = { address, ...opts.operator };
@@ -153,7 +156,7 @@ function serverConfig(opts: TemporalServerOptions, persistence: string, visibili
       clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${ports[0]}` } },
     },
     dcRedirectionPolicy: { policy: 'noop' },
-    dynamicConfigClient: { filepath: 'config/dynamicconfig/empty.yaml', pollInterval: '10s' },
+    dynamicConfigClient: { filepath: 'config/dynamicconfig/dynamic.yaml', pollInterval: '10s' },
   };
 }
 

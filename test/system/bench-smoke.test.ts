@@ -80,6 +80,22 @@ describe('benchmark scripts, tiny', () => {
     }
   }, 120_000);
 
+  // The production path: evsys worker processes, the CLI as client, a server evsys did not tune
+  // but for the dynamic config given (here the one that BENCHMARKS.md's figures vary).
+  for (const server of ['dev', 'self-hosted'] as const) {
+    it.skipIf(server === 'self-hosted' && lacks('temporal-server'))(`fleet: 20 tasks, one evsys worker, a ${server} server with an operator's dynamic config, through its CLI`, () => {
+      const out = execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', 'fleet.ts'), '20', '1', '5', '4', '1', '1', '--server', server], {
+        encoding: 'utf8',
+        timeout: 150_000,
+        env: { ...process.env, EVSYS_BENCH_SERVER_CONFIG: 'history.transferProcessorMaxPollRPS=200' },
+      });
+      expect(out).toMatch(/^command: EVSYS_BENCH_SERVER_CONFIG='history.transferProcessorMaxPollRPS=200' npx tsx bench\/fleet.ts 20 1 5 4 1 1 --server /m);
+      expect(out).toMatch(/with the dynamic config given/);
+      expect(out).toMatch(/^eval 1 \(cold workers\): [\d.]+ efficiency \(eval [\d.]+ s from its history.*n_tasks 20, errored 0;/m);
+      expect(out).toMatch(/^plain keep-alive pool: [\d.]+ efficiency/m);
+    }, 180_000);
+  }
+
   it.skipIf(!canCreateHosts().ok || lacks('iproute2'))('hosts: 60 tasks on 1 and 2 worker hosts of network namespaces, through its CLI, which exits', () => {
     const out = runBenchCli('hosts.ts', '60', '1', '5', '8', '1,2');
     for (const hosts of [1, 2]) {
