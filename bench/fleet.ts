@@ -58,7 +58,7 @@ async function devServer(dir: string, serverConfig: Record<string, unknown>): Pr
   const log = openSync(path.join(dir, 'temporal.log'), 'a');
   const child = spawn(executable.path, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn', ...Object.entries(serverConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`])], { stdio: ['ignore', log, log] });
   closeSync(log);
-  const target = localTarget(`127.0.0.1:${port}`, 'an untuned dev server');
+  const target = localTarget(`127.0.0.1:${port}`, 'the bench\'s dev server');
   for (const started = Date.now(); ; ) {
     try {
       await (await connectTemporal(target)).close();
@@ -120,6 +120,20 @@ function processCpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** EVSYS_BENCH_SERVER_CONFIG's `key=value` pairs, each value JSON; a malformed pair is named, not guessed at. */
+function parseServerConfig(text: string): Record<string, unknown> {
+  const entries = text.split(' ').filter(Boolean).map((pair) => {
+    const at = pair.indexOf('=');
+    try {
+      if (at <= 0) throw new Error('no key=value');
+      return [pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown] as const;
+    } catch (err) {
+      throw new Error(`EVSYS_BENCH_SERVER_CONFIG: "${pair}" is not key=<JSON value> (${(err as Error).message})`);
+    }
+  });
+  return Object.fromEntries(entries);
 }
 
 export async function runFleet(opts: FleetOptions): Promise<void> {
@@ -188,12 +202,7 @@ if (require.main === module) {
   const serverAt = process.argv.indexOf('--server');
   const server = serverAt > 0 && process.argv[serverAt + 1] === 'self-hosted' ? 'self-hosted' : 'dev';
   const plain = !process.argv.includes('--no-plain');
-  const serverConfig = Object.fromEntries(
-    (process.env.EVSYS_BENCH_SERVER_CONFIG ?? '').split(' ').filter(Boolean).map((pair) => {
-      const at = pair.indexOf('=');
-      return [pair.slice(0, at), JSON.parse(pair.slice(at + 1)) as unknown];
-    }),
-  );
+  const serverConfig = parseServerConfig(process.env.EVSYS_BENCH_SERVER_CONFIG ?? '');
   const configured = Object.keys(serverConfig).length > 0 ? `EVSYS_BENCH_SERVER_CONFIG='${process.env.EVSYS_BENCH_SERVER_CONFIG}' ` : '';
   console.log(`command: ${configured}npx tsx bench/fleet.ts ${tasks} ${samples} ${latencyMs} ${concurrency} ${workers} ${evals} --server ${server}${plain ? '' : ' --no-plain'}`);
   console.log(`${tasks} tasks x ${samples} samples, latency ${latencyMs} ms, n_concurrent ${concurrency}, ${workers} evsys worker process(es), ${server === 'dev' ? '`temporal server start-dev`' : 'go.temporal.io/server on PostgreSQL'}${configured ? ' with the dynamic config given' : ', untuned'}; ${loadLine()}`);

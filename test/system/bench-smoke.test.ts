@@ -19,8 +19,12 @@ import { lacks } from '../helpers/requires';
 const sane = (x: number) => Number.isFinite(x) && x > 0;
 
 /** A bench script as its user runs it; a script that does not exit fails the test at its timeout. */
-function runBenchCli(script: string, ...args: string[]): string {
-  return execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', script), ...args], { encoding: 'utf8', timeout: 150_000 });
+function runBenchCli(script: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', script), ...args], {
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { ...process.env, ...env },
+  });
 }
 
 describe('benchmark scripts, tiny', () => {
@@ -53,27 +57,27 @@ describe('benchmark scripts, tiny', () => {
   }, 120_000);
 
   it.skipIf(lacks('llama'))('real model: 3 tasks on llama.cpp, once at n_concurrent 1, through its CLI', () => {
-    const out = runBenchCli('real-model.ts', '1', '1', '1', '3');
+    const out = runBenchCli('real-model.ts', ['1', '1', '1', '3']);
     expect(out).toMatch(/^command: npx tsx bench\/real-model.ts 1 1 1 3$/m);
     expect(out).toMatch(/^n_concurrent 1 median: overhead -?\d+ ms\/request \(idle plain [\d.]+ s, evsys [\d.]+ s\)/m);
   }, 150_000);
 
   it('aggregate: 1,000 tasks x 4 samples through its CLI', () => {
-    const out = runBenchCli('aggregate.ts', '1000', '4');
+    const out = runBenchCli('aggregate.ts', ['1000', '4']);
     expect(out).toMatch(/^command: npx tsx bench\/aggregate.ts 1000 4$/m);
     expect(out.match(/wall median [\d.]+ ms/g)).toHaveLength(2);
   }, 60_000);
 
   it('compare: calibration over 50 simulated pairs, and a comparison of two 1,000-task evals, through their CLIs', () => {
-    const calibration = runBenchCli('compare-calibration.ts', '50', '100');
+    const calibration = runBenchCli('compare-calibration.ts', ['50', '100']);
     expect(calibration).toMatch(/^command: npx tsx bench\/compare-calibration.ts 50 100$/m);
     expect(calibration.match(/interval excludes 0 in \d+ \([\d.]+%\)/g)).toHaveLength(3);
-    const speed = runBenchCli('compare-speed.ts', '1000', '2');
+    const speed = runBenchCli('compare-speed.ts', ['1000', '2']);
     expect(speed.match(/1000 tasks x 2 samples, 12 metrics, \d+ resamples: wall [\d.]+ s, CPU [\d.]+ s/g)).toHaveLength(2);
   }, 120_000);
 
   it('fleet slots: 200 requests through each gate, on SQLite and PostgreSQL, through its CLI', () => {
-    const out = runBenchCli('fleet-slots.ts', '200');
+    const out = runBenchCli('fleet-slots.ts', ['200']);
     expect(out).toMatch(/^per-process gate \(KeyedSlots\), busy: [\d.]+ us a request$/m);
     for (const ledger of ['sqlite', 'postgres']) {
       expect(out).toMatch(new RegExp(`^fleet slots on ${ledger}: busy [\\d.]+ us a request .* one slot between two processes: \\d+ us from a release to the other's grant \\(median of \\d+\\)$`, 'm'));
@@ -84,11 +88,7 @@ describe('benchmark scripts, tiny', () => {
   // but for the dynamic config given (here the one that BENCHMARKS.md's figures vary).
   for (const server of ['dev', 'self-hosted'] as const) {
     it.skipIf(server === 'self-hosted' && lacks('temporal-server'))(`fleet: 20 tasks, one evsys worker, a ${server} server with an operator's dynamic config, through its CLI`, () => {
-      const out = execFileSync(process.execPath, [path.join('node_modules', 'tsx', 'dist', 'cli.mjs'), path.join('bench', 'fleet.ts'), '20', '1', '5', '4', '1', '1', '--server', server], {
-        encoding: 'utf8',
-        timeout: 150_000,
-        env: { ...process.env, EVSYS_BENCH_SERVER_CONFIG: 'history.transferProcessorMaxPollRPS=200' },
-      });
+      const out = runBenchCli('fleet.ts', ['20', '1', '5', '4', '1', '1', '--server', server], { EVSYS_BENCH_SERVER_CONFIG: 'history.transferProcessorMaxPollRPS=200' });
       expect(out).toMatch(/^command: EVSYS_BENCH_SERVER_CONFIG='history.transferProcessorMaxPollRPS=200' npx tsx bench\/fleet.ts 20 1 5 4 1 1 --server /m);
       expect(out).toMatch(/with the dynamic config given/);
       expect(out).toMatch(/^eval 1 \(cold workers\): [\d.]+ efficiency \(eval [\d.]+ s from its history.*n_tasks 20, errored 0;/m);
@@ -97,7 +97,7 @@ describe('benchmark scripts, tiny', () => {
   }
 
   it.skipIf(!canCreateHosts().ok || lacks('iproute2'))('hosts: 60 tasks on 1 and 2 worker hosts of network namespaces, through its CLI, which exits', () => {
-    const out = runBenchCli('hosts.ts', '60', '1', '5', '8', '1,2');
+    const out = runBenchCli('hosts.ts', ['60', '1', '5', '8', '1,2']);
     for (const hosts of [1, 2]) {
       expect(out).toMatch(new RegExp(`^${hosts} worker host\\(s\\): wall [\\d.]+ s, [\\d.]+ tasks/s, efficiency [\\d.]+, peak in flight [1-8], errored 0;`, 'm'));
     }
